@@ -1,0 +1,131 @@
+"""What an agent step receives and returns: the one contract both runners (local process, pod) honour.
+
+The task arrives as JSON in ``TICKETPILOT_AGENT_TASK``; the result is written as JSON to the
+KubernetesPodOperator XCom path (``/airflow/xcom/return.json`` in a pod, a per-try file locally).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from include.contracts.risk import RiskClass
+from include.contracts.ticket import Ticket
+
+
+class AgentRole(StrEnum):
+    PO = "po"
+    DEV = "dev"
+    PIPELINE = "pipeline"
+    TEST = "test"
+    REVIEW = "review"
+    DOCS = "docs"
+
+
+class AgentTask(BaseModel):
+    """Everything an agent needs; nothing is read from Airflow inside the agent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: AgentRole
+    ticket: Ticket
+    run_id: str
+    try_number: int = 1
+    upstream: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Results of earlier steps, keyed by role."
+    )
+    max_fix_iterations: int = Field(default=3, ge=0, le=10)
+    test_timeout_s: int = Field(default=300, ge=1, le=3600)
+
+
+class _ResultBase(BaseModel):
+    ok: bool = True
+    summary: str = Field(description="One line for the run log and the PR timeline.")
+
+
+class AcceptanceItem(BaseModel):
+    text: str
+    check: str = Field(description="How the platform verifies it: tests, scan, file, review.")
+
+
+class PoResult(_ResultBase):
+    role: Literal["po"] = "po"
+    checklist: list[AcceptanceItem]
+    change_kind: str
+    risk_class: RiskClass
+
+
+class DevResult(_ResultBase):
+    role: Literal["dev"] = "dev"
+    branch: str
+    pr_id: int
+    pr_url: str = ""
+    head_commit: str
+    files_changed: list[str] = Field(default_factory=list)
+    lines_changed: int = 0
+    risk_class: RiskClass = Field(description="Risk after looking at the real diff; never lower than planned.")
+
+
+class PipelineResult(_ResultBase):
+    role: Literal["pipeline"] = "pipeline"
+    path: str = "azure-pipelines.yml"
+    action: Literal["created", "updated", "unchanged", "kept_user_owned"]
+    head_commit: str
+
+
+class TestRun(BaseModel):
+    iteration: int
+    command: list[str]
+    exit_code: int
+    duration_s: float
+    output_tail: str = ""
+    fix_applied: str = ""
+
+
+class TestResult(_ResultBase):
+    role: Literal["test"] = "test"
+    passed: bool
+    iterations: int
+    runs: list[TestRun]
+    head_commit: str
+
+
+class Finding(BaseModel):
+    tool: Literal["ruff", "bandit", "detect-secrets"]
+    severity: Literal["low", "medium", "high"]
+    path: str
+    line: int = 0
+    code: str = ""
+    message: str
+
+
+class ReviewResult(_ResultBase):
+    role: Literal["review"] = "review"
+    findings: list[Finding]
+    blocking: bool
+    comments_posted: int
+
+
+class DocsResult(_ResultBase):
+    role: Literal["docs"] = "docs"
+    changelog_entry: str
+    readme_updated: bool
+    adr_path: str | None = None
+    docs_pr_id: int | None = None
+    merge_commit: str | None = None
+
+
+AgentResult = Annotated[
+    PoResult | DevResult | PipelineResult | TestResult | ReviewResult | DocsResult,
+    Field(discriminator="role"),
+]
+_RESULT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AgentResult)
+
+
+def parse_result(data: dict[str, Any] | str | bytes) -> Any:
+    """Validate a result written by an agent; raise pydantic.ValidationError when it breaks the contract."""
+    if isinstance(data, (str, bytes)):
+        return _RESULT_ADAPTER.validate_json(data)
+    return _RESULT_ADAPTER.validate_python(data)

@@ -1,0 +1,115 @@
+"""Gate requests and decisions. The rules: any rejection rejects; R2 needs one approval; R3 needs two
+distinct people, at least one of them a named approver of the tenant. Every decision is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from include.contracts.gate import GateDecision, GateOutcome
+from include.contracts.risk import RiskClass
+from include.store import audit
+
+
+class GateError(RuntimeError):
+    status_code = 400
+
+
+class GateNotFound(GateError):
+    status_code = 404
+
+
+class GateAlreadyDecided(GateError):
+    status_code = 409
+
+
+class ApproverNotAllowed(GateError):
+    status_code = 403
+
+
+def request_gate(
+    conn: psycopg.Connection, *, ticket_key: str, run_id: str, risk_class: RiskClass, named_approvers: list[str]
+) -> dict[str, Any]:
+    """Open the gate for this run (idempotent) and return its row."""
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO ticketpilot.gate_requests "
+            "(ticket_key, run_id, risk_class, required_approvals, named_approvers) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (ticket_key, run_id) DO NOTHING RETURNING *",
+            (ticket_key, run_id, risk_class.value, risk_class.required_approvals, named_approvers),
+        ).fetchone()
+        if row is not None:
+            audit.append(conn, actor="ticketpilot", action="gate.requested", subject=ticket_key,
+                         details={"run_id": run_id, "risk_class": risk_class.value})
+            return row
+    return get_gate(conn, ticket_key, run_id)
+
+
+def get_gate(conn: psycopg.Connection, ticket_key: str, run_id: str | None = None) -> dict[str, Any]:
+    """The gate of `run_id`, or the ticket's most recent pending gate (then most recent of any)."""
+    if run_id is not None:
+        row = conn.execute(
+            "SELECT * FROM ticketpilot.gate_requests WHERE ticket_key = %s AND run_id = %s", (ticket_key, run_id)
+        ).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT * FROM ticketpilot.gate_requests WHERE ticket_key = %s "
+            "ORDER BY (status = 'pending') DESC, requested_at DESC LIMIT 1",
+            (ticket_key,),
+        ).fetchone()
+    if row is None:
+        raise GateNotFound(f"no gate is open for ticket {ticket_key!r}" + (f" run {run_id!r}" if run_id else ""))
+    return row
+
+
+def decisions(conn: psycopg.Connection, ticket_key: str, run_id: str) -> list[dict[str, Any]]:
+    return conn.execute(
+        "SELECT approver, decision, comment, source, decided_at FROM ticketpilot.gate_decisions "
+        "WHERE ticket_key = %s AND run_id = %s ORDER BY id",
+        (ticket_key, run_id),
+    ).fetchall()
+
+
+def record_decision(conn: psycopg.Connection, decision: GateDecision) -> dict[str, Any]:
+    """Store one person's decision and return the gate row with its (possibly new) status."""
+    with conn.transaction():
+        gate = get_gate(conn, decision.ticket_key, decision.run_id)
+        gate = conn.execute(
+            "SELECT * FROM ticketpilot.gate_requests WHERE ticket_key = %s AND run_id = %s FOR UPDATE",
+            (gate["ticket_key"], gate["run_id"]),
+        ).fetchone()
+        if gate["status"] != "pending":
+            raise GateAlreadyDecided(f"gate for {decision.ticket_key} is already {gate['status']}")
+        inserted = conn.execute(
+            "INSERT INTO ticketpilot.gate_decisions (ticket_key, run_id, approver, decision, comment, source) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (ticket_key, run_id, approver) DO NOTHING RETURNING id",
+            (gate["ticket_key"], gate["run_id"], decision.approver, decision.decision.value,
+             decision.comment, decision.source),
+        ).fetchone()
+        if inserted is None:
+            raise GateAlreadyDecided(f"{decision.approver} has already decided on {decision.ticket_key}")
+        status = _status(gate, decisions(conn, gate["ticket_key"], gate["run_id"]))
+        if status != "pending":
+            gate = conn.execute(
+                "UPDATE ticketpilot.gate_requests SET status = %s, decided_at = now() "
+                "WHERE ticket_key = %s AND run_id = %s RETURNING *",
+                (status, gate["ticket_key"], gate["run_id"]),
+            ).fetchone()
+        audit.append(conn, actor=decision.approver, action=f"gate.{decision.decision.value}",
+                     subject=decision.ticket_key,
+                     details={"run_id": gate["run_id"], "comment": decision.comment,
+                              "source": decision.source, "gate_status": status})
+    return gate
+
+
+def _status(gate: dict[str, Any], made: list[dict[str, Any]]) -> str:
+    if any(d["decision"] == GateOutcome.REJECT.value for d in made):
+        return "rejected"
+    approvers = {d["approver"] for d in made if d["decision"] == GateOutcome.APPROVE.value}
+    if len(approvers) < gate["required_approvals"]:
+        return "pending"
+    named = set(gate["named_approvers"])
+    if gate["risk_class"] == RiskClass.R3.value and named and not approvers & named:
+        return "pending"
+    return "approved"

@@ -1,0 +1,65 @@
+"""Shared fixtures: one real embedded PostgreSQL (pgserver) per test session, migrated once."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pgserver
+import psycopg
+import pytest
+
+from include.settings import get_settings
+from include.store.db import connect, migrate
+
+PLATFORM_TABLES = (
+    "tickets, deliveries, outbox, gate_requests, gate_decisions, audit_log, "
+    "pr_statuses, pr_comments, pull_requests, tenants"
+)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pgserver.PostgresServer]:
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="stop")
+    yield server
+
+
+@pytest.fixture(scope="session")
+def db_url(pg_server: pgserver.PostgresServer) -> Iterator[str]:
+    """A fresh, migrated database; exported as TICKETPILOT_DB_URL for code under test."""
+    name = f"tp_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server.get_uri("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = pg_server.get_uri(name)
+    migrate(url)
+    previous = os.environ.get("TICKETPILOT_DB_URL")
+    os.environ["TICKETPILOT_DB_URL"] = url
+    get_settings.cache_clear()
+    yield url
+    if previous is None:
+        os.environ.pop("TICKETPILOT_DB_URL", None)
+    else:
+        os.environ["TICKETPILOT_DB_URL"] = previous
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection on a database emptied before the test."""
+    with connect(db_url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join('ticketpilot.' + t.strip() for t in PLATFORM_TABLES.split(','))} "
+                     "RESTART IDENTITY CASCADE")
+        yield conn
+
+
+@pytest.fixture
+def forge_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private forge directory for bare repositories."""
+    path = tmp_path / "forge"
+    path.mkdir()
+    monkeypatch.setenv("TICKETPILOT_FORGE_DIR", str(path))
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
