@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +14,12 @@ import pgserver
 import psycopg
 import pytest
 
-from include.settings import get_settings
-from include.store.db import connect, migrate
+# Airflow reads its config at import: give the tests their own home, never the user's ~/airflow.
+os.environ["AIRFLOW_HOME"] = os.path.join(tempfile.gettempdir(), f"ticketpilot-tests-airflow-{os.getpid()}")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+
+from include.settings import get_settings  # noqa: E402
+from include.store.db import connect, migrate  # noqa: E402
 
 PLATFORM_TABLES = (
     "tickets, deliveries, outbox, gate_requests, gate_decisions, audit_log, "
@@ -21,9 +28,14 @@ PLATFORM_TABLES = (
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pgserver.PostgresServer]:
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="stop")
+def pg_server() -> Iterator[pgserver.PostgresServer]:
+    # Own temp dir, not pytest's numbered basetemp: a concurrent pytest run may prune those.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    root = Path(tempfile.mkdtemp(prefix="tp-test-pg-"))
+    server = pgserver.get_server(root / "data", cleanup_mode="stop")
     yield server
+    server._cleanup()  # stop it now, while logging still works, rather than at interpreter exit
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

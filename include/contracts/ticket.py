@@ -76,6 +76,10 @@ class Ticket(BaseModel):
         return f"tp/{self.workitem_id}-{self.slug}"
 
 
+FACTORY_DAG_ID = "ticketpilot__factory"
+"""The permanent DAG in the factory file; reparse requests for new tickets go through its file token."""
+
+
 def ticket_key(tenant: str, workitem_id: int) -> str:
     return f"{tenant}-{workitem_id}"
 

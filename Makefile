@@ -1,0 +1,40 @@
+# Ticketpilot: two commands on a fresh machine. `make demo` runs the product; `make test` runs the suite.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+export PYTHONPATH := $(CURDIR)
+export TICKETPILOT_HOME ?= $(CURDIR)/.ticketpilot
+
+.PHONY: install demo up test test-fast lint schemas clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) (Python 3.11) on PATH, or make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)  ## bring up the embedded platform, file the sample tickets, follow them to merged PRs, stop
+	$(PY) -m include.launcher demo
+
+up: $(STAMP)  ## keep the embedded platform running for the UI (Ctrl-C stops it)
+	$(PY) -m include.launcher up
+
+test: $(STAMP)  ## the whole suite, end-to-end tests included
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)  ## everything but the end-to-end tests
+	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+schemas: $(STAMP)  ## re-export include/contracts/schemas after changing a contract
+	$(PY) -m include.contracts.export
+
+clean:  ## remove all run state (embedded database, repositories, logs)
+	rm -rf .ticketpilot

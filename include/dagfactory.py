@@ -1,0 +1,132 @@
+"""Build one Airflow DAG per open ticket. Parse-time cost: one query, no network, O(open tickets).
+
+When a worker parses the file to run one task, Airflow's parsing context names the DAG, and only that
+ticket is loaded and built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import DAG, chain
+
+from include.contracts import AgentRole, ChangeKind, Ticket
+from include.contracts.ticket import FACTORY_DAG_ID as ANCHOR_DAG_ID
+from include.store.db import connect
+from include.tenancy.naming import tenant_namespace, tenant_pool
+from operators.agent_pod import AgentPodOperator
+from operators.merge import MergeOperator
+from sensors.gate import GateSensor
+
+DAG_PREFIX = "ticket__"
+RETENTION = timedelta(hours=24)
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class TicketSpec:
+    """A ticket plus the tenant settings its DAG needs."""
+
+    ticket: Ticket
+    scm_kind: str = "local"
+    approvers: list[str] = field(default_factory=list)
+
+
+_QUERY = """
+SELECT t.ticket, te.scm_kind, te.approvers
+FROM ticketpilot.tickets t JOIN ticketpilot.tenants te USING (tenant_id)
+WHERE (t.state = 'open' OR t.closed_at > now() - %(retention)s) {only}
+ORDER BY t.tenant_id, t.workitem_id
+"""
+
+
+def load_specs(db_url: str | None = None, only_dag_id: str | None = None) -> list[TicketSpec]:
+    query = _QUERY.format(only="AND t.dag_id = %(dag_id)s" if only_dag_id else "")
+    with connect(db_url, autocommit=True) as conn:
+        rows = conn.execute(query, {"retention": RETENTION, "dag_id": only_dag_id}).fetchall()
+    return [TicketSpec(Ticket.model_validate(r["ticket"]), r["scm_kind"], list(r["approvers"])) for r in rows]
+
+
+def build_ticket_dag(spec: TicketSpec) -> DAG:
+    """po_refine → dev_change → [pipeline_yaml] → test_fix_loop → review → [gate] → merge → docs."""
+    ticket = spec.ticket
+    data = ticket.model_dump(mode="json")
+    with DAG(
+        dag_id=ticket.dag_id,
+        dag_display_name=f"#{ticket.workitem_id} {ticket.title}"[:200],
+        description=f"{ticket.tenant}: {ticket.change_kind} ticket, risk {ticket.risk_class}",
+        doc_md=_doc_md(ticket),
+        tags=[f"tenant:{ticket.tenant}", f"risk:{ticket.risk_class}", f"kind:{ticket.change_kind}"],
+        schedule=None,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=False,
+        default_args={
+            "owner": f"tenant:{ticket.tenant}",
+            "pool": tenant_pool(ticket.tenant),
+            "retries": 2,
+            "retry_delay": timedelta(seconds=5),
+            "execution_timeout": timedelta(minutes=30),
+        },
+    ) as dag:
+        def agent(role: AgentRole, task_id: str, upstream: dict[str, str]) -> AgentPodOperator:
+            return AgentPodOperator(task_id=task_id, role=role, ticket=data, upstream=upstream,
+                                    namespace=tenant_namespace(ticket.tenant))
+
+        po = agent(AgentRole.PO, "po_refine", {})
+        dev = agent(AgentRole.DEV, "dev_change", {"po": "po_refine"})
+        steps = [po, dev]
+        if ticket.change_kind is not ChangeKind.DOCS:
+            steps.append(agent(AgentRole.PIPELINE, "pipeline_yaml", {"dev": "dev_change"}))
+        steps.append(agent(AgentRole.TEST, "test_fix_loop", {"dev": "dev_change"}))
+        steps.append(agent(AgentRole.REVIEW, "review", {"dev": "dev_change"}))
+        gate_task_id = None
+        if ticket.risk_class.needs_gate:
+            gate_task_id = "gate"
+            steps.append(GateSensor(task_id=gate_task_id, ticket=data, named_approvers=spec.approvers))
+        steps.append(MergeOperator(task_id="merge", ticket=data, scm_kind=spec.scm_kind, gate_task_id=gate_task_id))
+        steps.append(agent(AgentRole.DOCS, "docs", {"dev": "dev_change", "po": "po_refine", "merge": "merge"}))
+        chain(*steps)
+    return dag
+
+
+def build_anchor_dag() -> DAG:
+    """A permanent DAG in the factory file: Airflow's reparse API needs a DAG in the file to find it."""
+    with DAG(
+        dag_id=ANCHOR_DAG_ID,
+        dag_display_name="Ticketpilot: ticket DAG factory",
+        description="Anchor of dags/ticket_factory.py; the spawner re-parses this file for new tickets.",
+        doc_md=__doc__,
+        tags=["ticketpilot", "platform"],
+        schedule=None,
+        start_date=START,
+        catchup=False,
+        is_paused_upon_creation=False,
+    ) as dag:
+        from airflow.providers.standard.operators.empty import EmptyOperator
+
+        EmptyOperator(task_id="factory")
+    return dag
+
+
+def build_all(only_dag_id: str | None = None) -> dict[str, DAG]:
+    """Every DAG of the factory file, keyed by dag_id; only one ticket's when a worker asks for it."""
+    dags = {ANCHOR_DAG_ID: build_anchor_dag()}
+    if only_dag_id == ANCHOR_DAG_ID:
+        return dags
+    wanted = only_dag_id if only_dag_id and only_dag_id.startswith(DAG_PREFIX) else None
+    for spec in load_specs(only_dag_id=wanted):
+        dags[spec.ticket.dag_id] = build_ticket_dag(spec)
+    return dags
+
+
+def _doc_md(ticket: Ticket) -> str:
+    criteria = "\n".join(f"- [ ] {c}" for c in ticket.acceptance_criteria) or "- (none given)"
+    link = f"[work item {ticket.workitem_id}]({ticket.url})" if ticket.url else f"work item {ticket.workitem_id}"
+    return (
+        f"### {ticket.title}\n\n{link} · tenant `{ticket.tenant}` · repo `{ticket.repo}` · "
+        f"risk **{ticket.risk_class}** · kind `{ticket.change_kind}` · rev {ticket.rev}\n\n"
+        f"**Acceptance criteria**\n\n{criteria}\n\n{ticket.description}"
+    )

@@ -1,0 +1,51 @@
+"""`python -m include.launcher up|demo`: the embedded platform (see `make up`, `make demo`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+
+from include.launcher.demo import demo_tenant, run_demo, seed
+from include.launcher.platform import Platform
+from include.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m include.launcher")
+    parser.add_argument("command", choices=("up", "demo"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("TICKETPILOT_API_PORT", "28080")))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    password = os.environ.get("TICKETPILOT_ADMIN_PASSWORD", "admin")
+    platform = Platform(home=get_settings().home, api_port=args.port, admin_password=password)
+    started = time.monotonic()
+    try:
+        platform.up()
+        platform.wait_for_factory()
+        print(f"Platform up in {time.monotonic() - started:.0f}s: {platform.api_url}  (logs: {platform.paths.logs})")
+        if args.command == "demo":
+            return run_demo(platform)
+        seed(platform)
+        spec = demo_tenant()
+        print(f"Airflow UI: {platform.api_url}  login admin / {password}  (approvers: alice/alice, bob/bob)\n"
+              f"ADO hook:   POST {platform.api_url}/ticketpilot/hooks/ado/demo"
+              f"  (HTTP Basic {spec.hook_username}:{spec.hook_secret})\n"
+              "Ctrl-C stops everything.")
+        while True:
+            platform.supervisor.check_alive()  # type: ignore[union-attr]
+            time.sleep(2)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        platform.down()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

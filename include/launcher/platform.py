@@ -1,0 +1,97 @@
+"""The embedded platform as one object: up() starts everything in order, down() stops it all."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from include.airflow_client import AirflowClient
+from include.contracts.ticket import FACTORY_DAG_ID
+from include.launcher import embedded_pg
+from include.launcher.airflow_env import PlatformPaths, platform_env
+from include.launcher.processes import AIRFLOW_COMPONENTS, Supervisor, airflow_bin
+from include.settings import get_settings
+from include.store.db import migrate
+
+log = logging.getLogger("ticketpilot.launcher")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Platform:
+    home: Path
+    api_port: int = 28080
+    admin_password: str = "admin"
+    parallelism: int = 4
+    pg: embedded_pg.EmbeddedPostgres | None = None
+    supervisor: Supervisor | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def paths(self) -> PlatformPaths:
+        return PlatformPaths(self.home)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def up(self) -> Platform:
+        self.pg = embedded_pg.start(self.paths.pg_data)
+        self.env = platform_env(
+            self.paths,
+            airflow_db_url=self.pg.sqlalchemy_url("airflow"),
+            ticketpilot_db_url=self.pg.libpq_url("ticketpilot"),
+            api_port=self.api_port,
+            admin_password=self.admin_password,
+            parallelism=self.parallelism,
+            log_server_ports=(free_port(), free_port()),
+        )
+        self._adopt_env()
+        migrate(self.env["TICKETPILOT_DB_URL"])
+        self.supervisor = Supervisor(self.env, self.paths.logs)
+        log.info("migrating Airflow's metadata database")
+        self.supervisor.run_once([airflow_bin(), "db", "migrate"], "db-migrate")
+        for name in AIRFLOW_COMPONENTS:
+            self.supervisor.start(name)
+        self.supervisor.wait_http(f"{self.api_url}/api/v2/monitor/health")
+        self.supervisor.start("spawner")
+        return self
+
+    def wait_for_factory(self, timeout: float = 120) -> None:
+        """The anchor DAG must be serialised before the spawner can ask for re-parses."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while time.monotonic() < deadline:
+                assert self.supervisor is not None
+                self.supervisor.check_alive()
+                if client.dag_exists(FACTORY_DAG_ID):
+                    return
+                time.sleep(0.5)
+        raise TimeoutError("the factory DAG was not parsed in time; see logs/dag-processor.log")
+
+    def client(self) -> AirflowClient:
+        return AirflowClient(self.api_url, "admin", self.admin_password)
+
+    def down(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop_all()
+        if self.pg is not None:
+            self.pg.server._cleanup()  # type: ignore[attr-defined]  # pgserver stops once its last user leaves
+            self.pg = None
+
+    def _adopt_env(self) -> None:
+        """This process (demo driver, tests) talks to the same database and API as the components."""
+        for key in ("TICKETPILOT_HOME", "TICKETPILOT_DB_URL", "TICKETPILOT_FORGE_DIR", "TICKETPILOT_AIRFLOW_URL",
+                    "TICKETPILOT_AIRFLOW_USER", "TICKETPILOT_AIRFLOW_PASSWORD"):
+            os.environ[key] = self.env[key]
+        get_settings.cache_clear()

@@ -1,0 +1,1 @@
+"""How an agent step is executed: as a local child process (embedded default) or as a pod."""

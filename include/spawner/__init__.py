@@ -1,0 +1,1 @@
+"""The spawner turns accepted tickets (outbox rows) into running DAG runs within seconds."""

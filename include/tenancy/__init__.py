@@ -1,0 +1,1 @@
+"""Tenants: who they are, how their hooks authenticate, where their work runs."""

@@ -1,0 +1,33 @@
+"""Provision a tenant end to end: its row (hook credentials, approvers, SCM) and its Airflow pool.
+
+The pool caps how many of the tenant's agent steps run at once, so one busy tenant cannot starve others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from include.airflow_client import AirflowClient
+from include.store.db import connect
+from include.store.tenants import create_tenant
+from include.tenancy.naming import tenant_pool
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    tenant_id: str
+    hook_username: str
+    hook_secret: str
+    default_repo: str
+    approvers: list[str] = field(default_factory=list)
+    scm_kind: str = "local"
+    pool_slots: int = 4
+
+
+def provision(spec: TenantSpec, airflow: AirflowClient) -> None:
+    """Idempotent: safe to run on every start."""
+    with connect() as conn, conn.transaction():
+        create_tenant(conn, spec.tenant_id, spec.hook_username, spec.hook_secret, spec.default_repo,
+                      spec.approvers, scm_kind=spec.scm_kind)
+    airflow.ensure_pool(tenant_pool(spec.tenant_id), spec.pool_slots,
+                        f"Agent steps of tenant {spec.tenant_id}")

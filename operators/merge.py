@@ -1,0 +1,61 @@
+"""MergeOperator: merge the ticket's PR once it is green, reviewed and (where needed) approved."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from include import merge_step
+from include.airflow_client import AirflowClient
+from include.contracts import DevResult, ReviewResult, TestResult, Ticket
+from include.scm import adapter_for
+
+
+class MergeOperator(BaseOperator):
+    """Merge once; running it again returns the same merge commit.
+
+    :param ticket: the Ticket as a JSON-able dict.
+    :param scm_kind: the tenant's SCM adapter (``local`` by default).
+    :param gate_task_id: the gate task of this DAG, or None when the ticket's class merges on green.
+    """
+
+    ui_color = "#d1fae5"
+
+    def __init__(self, *, ticket: Mapping[str, Any], scm_kind: str = "local", gate_task_id: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ticket = dict(ticket)
+        self.scm_kind = scm_kind
+        self.gate_task_id = gate_task_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        ti = context["ti"]
+        ticket = Ticket.model_validate(self.ticket)
+        dev = DevResult.model_validate(ti.xcom_pull(task_ids="dev_change"))
+        test = TestResult.model_validate(ti.xcom_pull(task_ids="test_fix_loop"))
+        review = ReviewResult.model_validate(ti.xcom_pull(task_ids="review"))
+        try:
+            risk = merge_step.check_ready(ticket, dev, test, review, has_gate=self.gate_task_id is not None)
+            gate = None
+            if risk.needs_gate:
+                gate = merge_step.confirm_gate(ticket, context["run_id"], self._ui_approver(ticket, context))
+            result = merge_step.merge(adapter_for(ticket.tenant, self.scm_kind), ticket, dev, risk, context["run_id"])
+        except merge_step.MergeRefused as refused:
+            raise AirflowFailException(str(refused)) from None
+        self.log.info("Merged PR #%s of %s as %s (%s)", result["pr_id"], ticket.ticket_key, result["merge_commit"],
+                      risk.value)
+        return {**result, "gate": gate}
+
+    def _ui_approver(self, ticket: Ticket, context: Any) -> str | None:
+        """Who marked the gate task success in the UI, if the gate row has no REST decision for it."""
+        gate_output = context["ti"].xcom_pull(task_ids=self.gate_task_id)
+        if gate_output:  # the sensor itself saw the approval: nothing was cleared by hand
+            return None
+        with AirflowClient.from_settings() as client:
+            for event in client.event_logs(ticket.dag_id, self.gate_task_id or "gate", context["run_id"]):
+                if event.get("owner") and event["owner"] != "airflow":
+                    return str(event["owner"])
+        return None

@@ -1,0 +1,110 @@
+"""GateSensor: a human gate for R2/R3 tickets.
+
+It records the gate request, then defers to GateTrigger (no worker slot held) until an authorised
+decision arrives over REST (`POST /ticketpilot/gates/{ticket_key}/approve|reject`). Ops can also approve
+by marking this task success in the Airflow UI (task clearance); the merge step then records who did it.
+Rejection fails the run without retries; a timeout fails it with an escalation message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, conf
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from include.contracts import RiskClass, Ticket
+from include.store import gates
+from include.store.db import connect
+from triggers.gate import GateEvent, GateTrigger
+
+DEFAULT_GATE_TIMEOUT = timedelta(days=7)
+
+
+class GateSensor(BaseSensorOperator):
+    """Wait for the approvals the ticket's risk class requires.
+
+    :param ticket: the Ticket as a JSON-able dict.
+    :param named_approvers: people of whom at least one must approve an R3 change.
+    :param poll_interval: seconds between checks of the gate row (trigger and poke alike).
+    """
+
+    ui_color = "#fde68a"
+
+    def __init__(
+        self,
+        *,
+        ticket: Mapping[str, Any],
+        named_approvers: list[str] | None = None,
+        poll_interval: float = 2.0,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("timeout", DEFAULT_GATE_TIMEOUT.total_seconds())
+        kwargs.setdefault("poke_interval", poll_interval)
+        super().__init__(**kwargs)
+        self.ticket = dict(ticket)
+        self.named_approvers = list(named_approvers or [])
+        self.poll_interval = poll_interval
+        self.deferrable = deferrable
+
+    def execute(self, context: Any) -> Any:
+        ticket = Ticket.model_validate(self.ticket)
+        run_id = context["run_id"]
+        risk = self._risk(context, ticket)
+        with connect(autocommit=True) as conn:
+            gate = gates.request_gate(conn, ticket_key=ticket.ticket_key, run_id=run_id, risk_class=risk,
+                                      named_approvers=self.named_approvers)
+        self.log.info("Gate open for %s (%s): %d approval(s) needed%s. Approve: POST /ticketpilot/gates/%s/approve "
+                      "or mark this task success in the UI.", ticket.ticket_key, risk.value,
+                      gate["required_approvals"],
+                      f", one of {self.named_approvers}" if risk is RiskClass.R3 and self.named_approvers else "",
+                      ticket.ticket_key)
+        if gate["status"] != "pending":
+            return self._finish(gate["status"], ticket.ticket_key, run_id, f"already {gate['status']}")
+        if not self.deferrable:
+            return super().execute(context)
+        self.defer(
+            trigger=GateTrigger(ticket_key=ticket.ticket_key, run_id=run_id,
+                                timeout_at=time.time() + self.timeout, poll_interval=self.poll_interval),
+            method_name="execute_complete",
+        )
+
+    def poke(self, context: Any) -> bool:
+        ticket_key = Ticket.model_validate(self.ticket).ticket_key
+        with connect(autocommit=True) as conn:
+            status = gates.get_gate(conn, ticket_key, context["run_id"])["status"]
+        if status == "pending":
+            return False
+        self._finish(status, ticket_key, context["run_id"], "")
+        return True
+
+    def execute_complete(self, context: Any, event: GateEvent) -> dict[str, Any]:
+        if event["status"] == "error":
+            raise AirflowException(f"gate check failed: {event['message']}")
+        return self._finish(event["status"], event["ticket_key"], event["run_id"], event["message"],
+                            event["decisions"])
+
+    def _finish(self, status: str, ticket_key: str, run_id: str, message: str,
+                decisions: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        if status == "approved":
+            self.log.info("Gate approved for %s by %s", ticket_key, [d["approver"] for d in decisions or []])
+            return {"status": status, "decisions": decisions or []}
+        if status == "rejected":
+            why = "; ".join(f"{d['approver']}: {d['comment'] or 'no comment'}" for d in decisions or []
+                            if d["decision"] == "reject")
+            raise AirflowFailException(f"Gate rejected for {ticket_key} ({why or message}); nothing was merged.")
+        if status == "timeout":
+            raise AirflowFailException(
+                f"Gate for {ticket_key} was not decided within {timedelta(seconds=self.timeout)}; escalate to the "
+                f"tenant's approvers {self.named_approvers or '(none named)'} and re-run the gate task."
+            )
+        raise AirflowException(f"unexpected gate status {status!r} for {ticket_key}: {message}")
+
+    def _risk(self, context: Any, ticket: Ticket) -> RiskClass:
+        """The larger of the planned class and what the Dev step found in the real diff."""
+        dev = context["ti"].xcom_pull(task_ids="dev_change") or {}
+        return ticket.risk_class.at_least(RiskClass(dev.get("risk_class", ticket.risk_class)))

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from include.contracts import GateDecision, GateOutcome, RiskClass
+from include.store import audit, gates
+
+RUN = "ticket__r1"
+
+
+def decide(db: psycopg.Connection, key: str, who: str, outcome: GateOutcome = GateOutcome.APPROVE) -> dict:
+    return gates.record_decision(db, GateDecision(ticket_key=key, run_id=RUN, decision=outcome, approver=who,
+                                                  comment=f"{who} says {outcome}"))
+
+
+def test_r2_needs_one_approval(db: psycopg.Connection) -> None:
+    gates.request_gate(db, ticket_key="t-1", run_id=RUN, risk_class=RiskClass.R2, named_approvers=[])
+    assert decide(db, "t-1", "alice")["status"] == "approved"
+
+
+def test_r3_needs_a_named_approver_and_a_second_person(db: psycopg.Connection) -> None:
+    gates.request_gate(db, ticket_key="t-3", run_id=RUN, risk_class=RiskClass.R3, named_approvers=["alice"])
+    assert decide(db, "t-3", "bob")["status"] == "pending"
+    assert decide(db, "t-3", "carol")["status"] == "pending", "two people, but neither is the named approver"
+    assert decide(db, "t-3", "alice")["status"] == "approved"
+
+
+def test_rejection_wins_and_closes_the_gate(db: psycopg.Connection) -> None:
+    gates.request_gate(db, ticket_key="t-4", run_id=RUN, risk_class=RiskClass.R3, named_approvers=["alice"])
+    decide(db, "t-4", "alice")
+    assert decide(db, "t-4", "bob", GateOutcome.REJECT)["status"] == "rejected"
+    with pytest.raises(gates.GateAlreadyDecided):
+        decide(db, "t-4", "carol")
+
+
+def test_one_vote_per_person(db: psycopg.Connection) -> None:
+    gates.request_gate(db, ticket_key="t-5", run_id=RUN, risk_class=RiskClass.R3, named_approvers=["alice"])
+    decide(db, "t-5", "alice")
+    with pytest.raises(gates.GateAlreadyDecided, match="alice"):
+        decide(db, "t-5", "alice")
+
+
+def test_unknown_gate_is_not_found(db: psycopg.Connection) -> None:
+    with pytest.raises(gates.GateNotFound):
+        decide(db, "nope-1", "alice")
+
+
+def test_request_is_idempotent_and_every_step_is_audited(db: psycopg.Connection) -> None:
+    first = gates.request_gate(db, ticket_key="t-6", run_id=RUN, risk_class=RiskClass.R2, named_approvers=[])
+    again = gates.request_gate(db, ticket_key="t-6", run_id=RUN, risk_class=RiskClass.R2, named_approvers=[])
+    assert first["requested_at"] == again["requested_at"]
+    decide(db, "t-6", "alice")
+    actions = [r["action"] for r in db.execute("SELECT action FROM ticketpilot.audit_log ORDER BY id")]
+    assert actions == ["gate.requested", "gate.approve"]
+    assert audit.verify(db) == 2

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import kubernetes_validate
+import pytest
+from kubernetes.client import ApiClient
+
+from include.contracts import AgentRole, ChangeKind, RiskClass, Ticket
+from operators.agent_pod import AGENT_ENV_SECRET, AgentPodOperator
+
+TICKET = Ticket(tenant="acme", workitem_id=31, rev=1, title="Bump requests to 2.32.3", repo="svc",
+                change_kind=ChangeKind.DEPENDENCY_BUMP, risk_class=RiskClass.R1)
+K8S_VERSION = "1.30.0"
+
+
+def pod_dict(operator: AgentPodOperator) -> dict:
+    pod = operator.build_pod_request_obj(dry_run=True)  # dry run: no cluster credentials needed
+    return ApiClient().sanitize_for_serialization(pod)
+
+
+@pytest.fixture
+def dev_operator() -> AgentPodOperator:
+    return AgentPodOperator(task_id="dev_change", role=AgentRole.DEV, ticket=TICKET.model_dump(mode="json"),
+                            runner="kubernetes")
+
+
+def test_pod_runs_the_agent_entrypoint_in_the_tenant_namespace(dev_operator: AgentPodOperator) -> None:
+    pod = pod_dict(dev_operator)
+    container = pod["spec"]["containers"][0]
+    assert pod["metadata"]["namespace"] == "tp-acme"
+    assert container["command"] == ["python", "-m", "include.agents"]
+    assert container["args"] == ["dev"]
+    assert pod["spec"]["serviceAccountName"] == "agent-dev"
+    assert pod["metadata"]["labels"]["ticketpilot.io/tenant"] == "acme"
+    assert pod["metadata"]["labels"]["ticketpilot.io/workitem"] == "31"
+    assert container["envFrom"] == [{"secretRef": {"name": AGENT_ENV_SECRET}}]
+    assert container["resources"]["limits"] == {"cpu": "2", "memory": "2Gi"}
+    assert "nodeSelector" not in pod["spec"] or not pod["spec"]["nodeSelector"]
+
+
+def test_pod_has_the_xcom_sidecar_that_reads_the_result_file(dev_operator: AgentPodOperator) -> None:
+    pod = pod_dict(dev_operator)
+    names = [c["name"] for c in pod["spec"]["containers"]]
+    assert "airflow-xcom-sidecar" in names
+    mounts = {m["mountPath"] for m in pod["spec"]["containers"][0]["volumeMounts"]}
+    assert "/airflow/xcom" in mounts
+
+
+def test_gpu_step_lands_on_the_gpu_pool() -> None:
+    operator = AgentPodOperator(task_id="dev_change", role="dev", ticket=TICKET.model_dump(mode="json"),
+                                runner="kubernetes", gpu=True)
+    spec = pod_dict(operator)["spec"]
+    assert spec["nodeSelector"] == {"ticketpilot.io/pool": "gpu-inference"}
+    assert spec["tolerations"] == [{"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}]
+    assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+
+@pytest.mark.parametrize("role", [r.value for r in AgentRole])
+def test_pod_request_is_a_valid_kubernetes_pod(role: str) -> None:
+    operator = AgentPodOperator(task_id=role, role=role, ticket=TICKET.model_dump(mode="json"), runner="kubernetes")
+    manifest = pod_dict(operator)
+    manifest.setdefault("apiVersion", "v1")
+    manifest.setdefault("kind", "Pod")
+    kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+
+
+def test_runner_defaults_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETPILOT_RUNNER", "kubernetes")
+    operator = AgentPodOperator(task_id="po", role="po", ticket=TICKET.model_dump(mode="json"))
+    assert operator.runner == "kubernetes"
+    assert "runner" in AgentPodOperator.template_fields
