@@ -1,0 +1,278 @@
+"""Azure DevOps service-hook deliveries, normalised to `Ticket`.
+
+ADO sends two shapes for one work item: `workitem.created` carries the item itself, `workitem.updated`
+carries an *update* (changed fields only) with the full snapshot in `resource.revision`. Both are read
+from their snapshot, so the ticket never depends on which fields happened to change. Everything that
+makes a delivery unusable raises `DeliveryError` with the exact place and reason, because that text is
+what the service-hook history in ADO shows to the person fixing the subscription.
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from include.contracts.ticket import Ticket, TicketState
+from include.policies.risk import classify
+
+SUPPORTED_EVENT_TYPES = ("workitem.created", "workitem.updated")
+CLOSED_STATES = frozenset({"closed", "removed", "done"})
+"""System.State values (case-insensitive) after which no agent should work the ticket."""
+
+REPO_TAG_PREFIX = "repo:"
+TITLE = "System.Title"
+DESCRIPTION = "System.Description"
+ACCEPTANCE_CRITERIA = "Microsoft.VSTS.Common.AcceptanceCriteria"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class DeliveryError(ValueError):
+    """The delivery cannot become a ticket; the message says where and why."""
+
+
+class _Raw(BaseModel):
+    """ADO adds fields over time: keep what we read typed (in ADO's camelCase), let the rest through."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class RawLink(_Raw):
+    href: str = ""
+
+
+class RawContainer(_Raw):
+    id: str | None = None
+    baseUrl: str | None = None
+
+
+class RawContainers(_Raw):
+    collection: RawContainer | None = None
+    account: RawContainer | None = None
+    project: RawContainer | None = None
+
+
+class RawWorkItem(_Raw):
+    id: int | None = None
+    rev: int | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+    url: str = ""
+    links: dict[str, RawLink] = Field(default_factory=dict, alias="_links")
+
+
+class RawWorkItemUpdate(_Raw):
+    id: int | None = None
+    workItemId: int | None = None
+    rev: int | None = None
+    revision: RawWorkItem | None = None
+    links: dict[str, RawLink] = Field(default_factory=dict, alias="_links")
+
+
+class RawEnvelope(_Raw):
+    id: str | None = None
+    eventType: str | None = None
+    resource: Any = None
+    resourceContainers: RawContainers | None = None
+
+
+class AdoDelivery(BaseModel):
+    """One accepted-for-processing delivery: the dedupe identity (event id, rev) and the ticket it carries."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    event_type: str
+    workitem_id: int
+    rev: int
+    ticket: Ticket
+    organisation: str | None = None
+    project: str | None = None
+    changed_by: str = ""
+
+
+def parse_ado_delivery(payload: object, tenant: str, default_repo: str) -> AdoDelivery:
+    """Validate an ADO work-item delivery and normalise it; raise DeliveryError with the reason if unusable."""
+    if not isinstance(payload, dict):
+        raise DeliveryError(f"a delivery must be a JSON object, got {_json_kind(payload)}")
+    envelope = _validate(RawEnvelope, payload, "delivery")
+    supported = ", ".join(SUPPORTED_EVENT_TYPES)
+    if not envelope.eventType:
+        raise DeliveryError(f"eventType is missing; supported: {supported}")
+    if envelope.eventType not in SUPPORTED_EVENT_TYPES:
+        raise DeliveryError(f"eventType {envelope.eventType!r} is not supported; supported: {supported}")
+    if not envelope.id:
+        raise DeliveryError("id (the event id) is missing")
+    if not isinstance(envelope.resource, dict):
+        raise DeliveryError("resource is missing or not an object")
+
+    if envelope.eventType == "workitem.created":
+        item = _validate(RawWorkItem, envelope.resource, "resource")
+        where, url = "resource", _link(item.links, "html") or item.url
+        workitem_id = item.id
+    else:
+        update = _validate(RawWorkItemUpdate, envelope.resource, "resource")
+        if update.revision is None:
+            raise DeliveryError(
+                "resource.revision is missing: workitem.updated carries the full snapshot there"
+            )
+        item, where = update.revision, "resource.revision"
+        url = _link(item.links, "html") or _link(update.links, "parent") or item.url
+        # Some deliveries (and Microsoft's sample) carry workItemId 0; the snapshot's id is the item's.
+        workitem_id = update.workItemId or item.id
+    if not workitem_id:
+        raise DeliveryError(f"{where}.id (the work item id) is missing")
+    if item.rev is None:
+        raise DeliveryError(f"{where}.rev is missing")
+    return AdoDelivery(
+        event_id=envelope.id,
+        event_type=envelope.eventType,
+        workitem_id=workitem_id,
+        rev=item.rev,
+        ticket=_ticket(item, where, tenant=tenant, workitem_id=workitem_id, url=url, default_repo=default_repo),
+        organisation=_organisation(envelope.resourceContainers, url),
+        project=_text(item.fields, "System.TeamProject") or None,
+        changed_by=_identity(item.fields.get("System.ChangedBy")),
+    )
+
+
+def _ticket(item: RawWorkItem, where: str, *, tenant: str, workitem_id: int, url: str,
+            default_repo: str) -> Ticket:
+    fields = item.fields
+    title = _text(fields, TITLE).strip()
+    if not title:
+        raise DeliveryError(f"{where}.fields[{TITLE!r}] is missing or empty")
+    description = "\n".join(html_lines(_text(fields, DESCRIPTION)))
+    tags = parse_tags(_text(fields, "System.Tags"))
+    work_item_type = _text(fields, "System.WorkItemType") or "Task"
+    source_state = _text(fields, "System.State") or "New"
+    change_kind, risk_class = classify(title, description, tags, work_item_type)
+    try:
+        return Ticket(
+            tenant=tenant,
+            workitem_id=workitem_id,
+            rev=item.rev,
+            title=title,
+            description=description,
+            acceptance_criteria=[_strip_bullet(line) for line in html_lines(_text(fields, ACCEPTANCE_CRITERIA))],
+            work_item_type=work_item_type,
+            source_state=source_state,
+            state=TicketState.CLOSED if source_state.lower() in CLOSED_STATES else TicketState.OPEN,
+            tags=tags,
+            repo=_repo(tags, default_repo),
+            change_kind=change_kind,
+            risk_class=risk_class,
+            requested_by=_identity(fields.get("System.CreatedBy")),
+            url=url,
+            changed_at=fields.get("System.ChangedDate"),
+        )
+    except ValidationError as exc:
+        raise DeliveryError(f"{where} does not make a valid ticket: {_first_error(exc)}") from exc
+
+
+def parse_tags(value: str) -> list[str]:
+    """ADO's 'a; b; a' → ['a', 'b']: trimmed, empty ones dropped, first occurrence kept."""
+    return list(dict.fromkeys(tag.strip() for tag in value.split(";") if tag.strip()))
+
+
+def html_lines(value: str) -> list[str]:
+    """Rich-text HTML as the non-empty plain lines a reader would see (blocks, list items, <br> break)."""
+    parser = _TextParser()
+    parser.feed(value)
+    parser.close()
+    return [" ".join(line.split()) for line in "".join(parser.parts).splitlines() if line.strip()]
+
+
+class _TextParser(HTMLParser):
+    _BREAKS = frozenset({"br", "p", "div", "li", "ul", "ol", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
+                         "blockquote", "pre"})
+    _HIDDEN = frozenset({"script", "style"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN:
+            self._hidden += 1
+        if tag in self._BREAKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN and self._hidden:
+            self._hidden -= 1
+        if tag in self._BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def _strip_bullet(line: str) -> str:
+    """Criteria typed as '- x', '* x', '• x' or '1. x' in plain text keep only their text."""
+    head, _, rest = line.partition(" ")
+    if rest and (head in ("-", "*", "•") or (head[:-1].isdigit() and head[-1:] in (".", ")"))):
+        return rest.strip()
+    return line
+
+
+def _repo(tags: list[str], default_repo: str) -> str:
+    for tag in tags:
+        if tag.lower().startswith(REPO_TAG_PREFIX) and tag[len(REPO_TAG_PREFIX):].strip():
+            return tag[len(REPO_TAG_PREFIX):].strip()
+    return default_repo
+
+
+def _identity(value: object) -> str:
+    """Identities arrive as 'Name <email>' strings (resourceVersion 1.0) or as identity objects (newer)."""
+    if isinstance(value, dict):
+        name, unique = value.get("displayName") or "", value.get("uniqueName") or ""
+        return f"{name} <{unique}>" if name and unique else str(name or unique)
+    return "" if value is None else str(value)
+
+
+def _organisation(containers: RawContainers | None, item_url: str) -> str | None:
+    """The organisation name, from the containers' base URLs when sent, else from the work item's URL."""
+    urls = [c.baseUrl for c in (containers.account, containers.collection) if c and c.baseUrl] \
+        if containers else []
+    for url in (*urls, item_url):
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if host.endswith(".visualstudio.com"):
+            return host.split(".", 1)[0]
+        segments = [s for s in parts.path.split("/") if s]
+        if host == "dev.azure.com" and segments:
+            return segments[0]
+    return None
+
+
+def _link(links: dict[str, RawLink], name: str) -> str:
+    link = links.get(name)
+    return link.href if link else ""
+
+
+def _text(fields: dict[str, Any], name: str) -> str:
+    value = fields.get(name)
+    return "" if value is None else str(value)
+
+
+def _validate(model: type[M], data: dict[str, Any], where: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise DeliveryError(f"{where}: {_first_error(exc)}") from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    location = ".".join(str(part) for part in error["loc"])
+    return f"{location}: {error['msg']}" if location else error["msg"]
+
+
+def _json_kind(value: object) -> str:
+    names = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -1,0 +1,41 @@
+"""Builder of the ingress FastAPI app: routes relative to the mount point `URL_PREFIX`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from plugins.ingress.routes import router
+from plugins.ingress.state import IngressState
+
+URL_PREFIX = "/ticketpilot"
+
+
+def create_app(db_url: str | None = None) -> FastAPI:
+    """The ingress app, routes relative to its mount point `URL_PREFIX`. `db_url` defaults to settings."""
+    state = IngressState(db_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.close()
+
+    app = FastAPI(
+        title="Ticketpilot ingress",
+        description="ADO service hooks in, gate decisions in; everything else happens in Airflow.",
+        lifespan=lifespan,
+    )
+    app.state.ingress = state
+    app.include_router(router)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    return app
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503, not 500: ADO retries 503 within minutes, while a 500 puts the subscription on probation."""
+    return JSONResponse({"detail": "database unavailable, retry later"}, status_code=503,
+                        headers={"Retry-After": "5"})

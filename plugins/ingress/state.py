@@ -1,0 +1,84 @@
+"""State the ingress routes share: a lazily opened database pool and an in-process tenant cache.
+
+The app is built when Airflow imports the plugin, in every Airflow component that loads plugins, so
+building it must cost nothing: the pool opens on the first request that needs it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from include.settings import get_settings
+from include.store.tenants import Tenant, get_tenant
+
+TENANT_CACHE_SECONDS = 30.0
+POOL_MIN_SIZE = 1
+POOL_MAX_SIZE = 4
+POOL_WAIT_SECONDS = 5.0
+"""How long a request waits for a pooled connection before answering 503 (which ADO retries)."""
+
+
+class TenantCache:
+    """Tenant rows (and misses) kept in-process for `ttl` seconds, so an authenticated delivery usually
+    costs no lookup. A rotated secret is picked up at once: the routes re-read on a failed check."""
+
+    def __init__(self, ttl: float = TENANT_CACHE_SECONDS) -> None:
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, Tenant | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: str, load: Callable[[str], Tenant | None], *, fresh: bool = False) -> Tenant | None:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(tenant_id)
+        if entry is not None and not fresh and entry[0] > now:
+            return entry[1]
+        tenant = load(tenant_id)
+        with self._lock:
+            self._entries[tenant_id] = (now + self._ttl, tenant)
+        return tenant
+
+
+class IngressState:
+    """The app's database pool (opened lazily, closed with the app) and its tenant cache."""
+
+    def __init__(self, db_url: str | None = None) -> None:
+        self._db_url = db_url
+        self._pool: ConnectionPool | None = None
+        self._lock = threading.Lock()
+        self.tenants = TenantCache()
+
+    @property
+    def pool(self) -> ConnectionPool:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ConnectionPool(
+                        self._db_url or get_settings().require_db(),
+                        kwargs={"autocommit": True, "row_factory": dict_row},
+                        min_size=POOL_MIN_SIZE,
+                        max_size=POOL_MAX_SIZE,
+                        timeout=POOL_WAIT_SECONDS,
+                        check=ConnectionPool.check_connection,
+                        name="ticketpilot-ingress",
+                        open=True,  # connects in the background; a dead database retries, never sticks
+                    )
+        return self._pool
+
+    def tenant(self, tenant_id: str, *, fresh: bool = False) -> Tenant | None:
+        return self.tenants.get(tenant_id, self._load_tenant, fresh=fresh)
+
+    def _load_tenant(self, tenant_id: str) -> Tenant | None:
+        with self.pool.connection() as conn:
+            return get_tenant(conn, tenant_id)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None

@@ -1,0 +1,44 @@
+"""Small helpers the e2e tests share: build ADO deliveries, post them, follow runs."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+import httpx
+
+from include.demo.tickets import demo_deliveries
+from include.launcher.follow import RunView, approve_over_rest, follow
+from include.launcher.platform import Platform
+
+
+def delivery_like(index: int, *, workitem_id: int, title: str | None = None, tags: str | None = None) -> dict[str, Any]:
+    """A copy of demo delivery `index` with a new event id and work item id (and optionally title/tags)."""
+    payload = copy.deepcopy(demo_deliveries()[index])
+    payload["id"] = str(uuid.uuid4())
+    payload["resource"]["id"] = workitem_id
+    if title is not None:
+        payload["resource"]["fields"]["System.Title"] = title
+    if tags is not None:
+        payload["resource"]["fields"]["System.Tags"] = tags
+    return payload
+
+
+def post(platform: Platform, tenant: str, payload: dict[str, Any], auth: tuple[str, str]) -> httpx.Response:
+    return httpx.post(f"{platform.api_url}/ticketpilot/hooks/ado/{tenant}", json=payload, auth=auth, timeout=10)
+
+
+def run_to_end(platform: Platform, views: dict[str, RunView], approvers: dict[str, list[str]] | None = None,
+               timeout: float = 900) -> dict[str, RunView]:
+    """Follow runs; when a gate waits, approve as the people listed for that ticket (password = name)."""
+    approvers = approvers or {}
+
+    def on_gate(view: RunView) -> list[str]:
+        people = approvers.get(view.ticket_key, [])
+        for person in people:
+            approve_over_rest(platform.api_url, view.ticket_key, person, person, "approved in e2e")
+        return people
+
+    with platform.client() as client:
+        return follow(client, views, on_gate=on_gate, timeout=timeout)
