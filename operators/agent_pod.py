@@ -19,6 +19,7 @@ from kubernetes.client import models as k8s
 from include.contracts import AgentRole, AgentTask, Ticket
 from include.runners import local
 from include.runners.pod_spec import (
+    AGENT_ENV_FROM,
     GPU_POOL_LABEL,
     GPU_TOLERATION,
     resources_for,
@@ -28,8 +29,6 @@ from include.tenancy.naming import tenant_namespace
 
 RUNNERS = ("local", "kubernetes")
 DEFAULT_IMAGE = "ghcr.io/ticketpilot/agent:0.1.0"
-AGENT_ENV_SECRET = "ticketpilot-agent-env"
-"""Secret (per tenant namespace) with the agent's DB URL and SCM credentials, synced from the secrets backend."""
 
 
 class AgentPodOperator(KubernetesPodOperator):
@@ -76,7 +75,7 @@ class AgentPodOperator(KubernetesPodOperator):
             container_resources=resources_for(role.value, gpu),
             node_selector=dict(GPU_POOL_LABEL) if gpu else None,
             tolerations=[GPU_TOLERATION] if gpu else None,
-            env_from=[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=AGENT_ENV_SECRET))],
+            env_from=AGENT_ENV_FROM,
             do_xcom_push=True,
             get_logs=True,
             on_finish_action="delete_succeeded_pod",

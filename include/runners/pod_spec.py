@@ -5,6 +5,8 @@ Kept out of the operator so the platform's Helm values and the operator read the
 
 from __future__ import annotations
 
+from functools import cache
+
 from kubernetes.client import models as k8s
 
 GPU_POOL_LABEL = {"ticketpilot.io/pool": "gpu-inference"}
@@ -25,7 +27,9 @@ def service_account(role: str) -> str:
     return f"agent-{role}"
 
 
+@cache
 def resources_for(role: str, gpu: bool) -> k8s.V1ResourceRequirements:
+    """Cached: each kubernetes model builds a client Configuration, which dominates DAG parse time."""
     cpu_req, mem_req, cpu_lim, mem_lim = _CPU_ROLE_RESOURCES[role]
     requests = {"cpu": cpu_req, "memory": mem_req}
     limits = {"cpu": cpu_lim, "memory": mem_lim}
@@ -33,3 +37,9 @@ def resources_for(role: str, gpu: bool) -> k8s.V1ResourceRequirements:
         limits["nvidia.com/gpu"] = "1"
         requests["nvidia.com/gpu"] = "1"
     return k8s.V1ResourceRequirements(requests=requests, limits=limits)
+
+
+AGENT_ENV_SECRET = "ticketpilot-agent-env"
+"""Secret (per tenant namespace) with the agent's DB URL and SCM credentials, synced from the secrets backend."""
+
+AGENT_ENV_FROM = [k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=AGENT_ENV_SECRET))]

@@ -5,7 +5,8 @@ import pytest
 from kubernetes.client import ApiClient
 
 from include.contracts import AgentRole, ChangeKind, RiskClass, Ticket
-from operators.agent_pod import AGENT_ENV_SECRET, AgentPodOperator
+from include.runners.pod_spec import AGENT_ENV_SECRET
+from operators.agent_pod import AgentPodOperator
 
 TICKET = Ticket(tenant="acme", workitem_id=31, rev=1, title="Bump requests to 2.32.3", repo="svc",
                 change_kind=ChangeKind.DEPENDENCY_BUMP, risk_class=RiskClass.R1)
