@@ -48,9 +48,10 @@ class AirflowClient:
         return self._token
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any) -> httpx.Response:
+        extra_headers = kwargs.pop("headers", {})
         for attempt in range(2):
-            response = self._http.request(method, path, headers={"Authorization": f"Bearer {self.token()}"},
-                                          **kwargs)
+            headers = {**extra_headers, "Authorization": f"Bearer {self.token()}"}
+            response = self._http.request(method, path, headers=headers, **kwargs)
             if response.status_code == 401 and attempt == 0:
                 self._token = None
                 continue
@@ -102,6 +103,14 @@ class AirflowClient:
         if run_id:
             params["run_id"] = run_id
         return self.request("GET", "/api/v2/eventLogs", params=params).json()["event_logs"]
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        """The task's log as text (structured lines joined), for people and tests to read."""
+        response = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/"
+                                f"{try_number}", params={"full_content": "true"},
+                                headers={"Accept": "application/json"})
+        content = response.json().get("content", [])
+        return "\n".join(str(line.get("event", line)) if isinstance(line, dict) else str(line) for line in content)
 
     # -- pools ----------------------------------------------------------------------------------
     def ensure_pool(self, name: str, slots: int, description: str = "") -> None:

@@ -105,7 +105,8 @@ class AgentPodOperator(KubernetesPodOperator):
             return local.run_agent(self.role.value, task.model_dump_json(), timeout_s=timeout, log=self.log,
                                    on_start=self._remember_child)
         except local.AgentReportedFailure as failure:
-            context["ti"].xcom_push(key="result", value=failure.result)
+            if failure.result is not None:
+                context["ti"].xcom_push(key="result", value=failure.result)
             raise AirflowFailException(str(failure)) from None
         except local.AgentProcessError as crash:
             raise AirflowException(str(crash)) from None

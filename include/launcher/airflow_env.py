@@ -75,6 +75,7 @@ def platform_env(
     admin_password: str,
     parallelism: int = 4,
     log_server_ports: tuple[int, int] = (8793, 8794),
+    heartbeat_timeout_s: int = 60,
 ) -> dict[str, str]:
     """Environment for every process the launcher starts (Airflow components, spawner, agents)."""
     values = _secrets(paths)
@@ -103,6 +104,9 @@ def platform_env(
             "AIRFLOW__API__SECRET_KEY": values["api_secret_key"],
             "AIRFLOW__API_AUTH__JWT_SECRET": values["jwt_secret"],
             "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
+            # One machine: a task whose process died is noticed in a minute, not Airflow's default five.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(heartbeat_timeout_s),
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_server_ports[0]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_server_ports[1]),

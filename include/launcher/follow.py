@@ -40,15 +40,20 @@ def spawned_run(ticket_key: str) -> str | None:
     return row["run_id"] if row else None
 
 
-def approve_over_rest(api_url: str, ticket_key: str, username: str, password: str, comment: str) -> dict[str, Any]:
-    """Approve as `username`: a real login for a JWT, then the gate endpoint."""
+def decide_over_rest(api_url: str, ticket_key: str, username: str, password: str, decision: str,
+                     comment: str) -> dict[str, Any]:
+    """Decide as `username` (`approve` or `reject`): a real login for a JWT, then the gate endpoint."""
     with httpx.Client(base_url=api_url, timeout=10) as http:
         token = http.post("/auth/token", json={"username": username, "password": password})
         token.raise_for_status()
-        response = http.post(f"/ticketpilot/gates/{ticket_key}/approve", json={"comment": comment},
+        response = http.post(f"/ticketpilot/gates/{ticket_key}/{decision}", json={"comment": comment},
                              headers={"Authorization": f"Bearer {token.json()['access_token']}"})
         response.raise_for_status()
         return response.json()
+
+
+def approve_over_rest(api_url: str, ticket_key: str, username: str, password: str, comment: str) -> dict[str, Any]:
+    return decide_over_rest(api_url, ticket_key, username, password, "approve", comment)
 
 
 def follow(

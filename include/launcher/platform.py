@@ -31,6 +31,7 @@ class Platform:
     api_port: int = 28080
     admin_password: str = "admin"
     parallelism: int = 4
+    heartbeat_timeout_s: int = 60
     pg: embedded_pg.EmbeddedPostgres | None = None
     supervisor: Supervisor | None = None
     env: dict[str, str] = field(default_factory=dict)
@@ -53,6 +54,7 @@ class Platform:
             admin_password=self.admin_password,
             parallelism=self.parallelism,
             log_server_ports=(free_port(), free_port()),
+            heartbeat_timeout_s=self.heartbeat_timeout_s,
         )
         self._adopt_env()
         migrate(self.env["TICKETPILOT_DB_URL"])

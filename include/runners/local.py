@@ -25,6 +25,8 @@ from include.settings import REPO_ROOT
 EXIT_OK = 0
 EXIT_RESULT_NOT_OK = 2
 """An agent that finished its work and reports a negative outcome (red tests, blocking review)."""
+EXIT_REFUSED = 3
+"""An agent that refused with a known error (bad input, needs a model): the same input fails the same way."""
 
 
 class AgentProcessError(RuntimeError):
@@ -34,7 +36,7 @@ class AgentProcessError(RuntimeError):
 class AgentReportedFailure(RuntimeError):
     """The agent ran to the end and said no: retrying the same input will not change the answer."""
 
-    def __init__(self, message: str, result: dict[str, Any]) -> None:
+    def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.result = result
 
@@ -53,7 +55,7 @@ def run_agent(
     with tempfile.TemporaryDirectory(prefix=f"tp-agent-{role}-") as tmp:
         xcom_path = Path(tmp) / "airflow" / "xcom" / "return.json"
         child_env = {**(env if env is not None else os.environ), "TICKETPILOT_AGENT_TASK": task_json,
-                     "TICKETPILOT_XCOM_PATH": str(xcom_path)}
+                     "TICKETPILOT_XCOM_PATH": str(xcom_path), "TICKETPILOT_PARENT_PID": str(os.getpid())}
         child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), child_env.get("PYTHONPATH", "")]))
         proc = subprocess.Popen(
             [sys.executable, "-m", "include.agents", role], env=child_env, cwd=REPO_ROOT,
@@ -75,6 +77,8 @@ def run_agent(
 
 
 def _read_result(role: str, code: int, xcom_path: Path, tail: str) -> dict[str, Any]:
+    if code == EXIT_REFUSED:
+        raise AgentReportedFailure(f"agent {role!r} refused: {tail.splitlines()[-1] if tail else 'no message'}")
     if code not in (EXIT_OK, EXIT_RESULT_NOT_OK):
         raise AgentProcessError(f"agent {role!r} exited with {code}:\n{tail}")
     if not xcom_path.exists():

@@ -17,7 +17,7 @@ from include.launcher.platform import Platform, free_port
 @pytest.fixture(scope="session")
 def platform() -> Iterator[Platform]:
     home = Path(tempfile.mkdtemp(prefix="tp-e2e-"))
-    platform = Platform(home=home, api_port=free_port())
+    platform = Platform(home=home, api_port=free_port(), heartbeat_timeout_s=20)
     try:
         platform.up()
         platform.wait_for_factory()

@@ -1,0 +1,142 @@
+"""Docs: after the ticket's PR is merged, a CHANGELOG line, the README sections the change affects and,
+when the ticket asks for a decision, an ADR, on `tp/<id>-docs`, merged at once (docs-only is R0).
+
+When the merge conflicts because the default branch moved meanwhile (typically another ticket's CHANGELOG
+line in the same spot), the change is rebuilt from the new default branch on `tp/<id>-docs-<n>` and merged
+again; the SCM interface has no force-push, so a fresh branch is the only clean rebuild. Each attempt's
+PR is looked up before anything is made, so a resumed step finishes where the last one stopped."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from pathlib import Path
+
+from include.agents.context import dev_result, idempotency_key, scm_for
+from include.agents.errors import AgentError
+from include.agents.playbooks import adr, changelog, readme
+from include.agents.playbooks import pipeline as template
+from include.agents.playbooks.secrets import env_vars_in
+from include.agents.workspace import checked_out, diffstat
+from include.contracts import AgentTask, ChangeKind, DocsResult, Ticket
+from include.scm import FileChange, PullRequest, ScmAdapter, ScmError
+
+log = logging.getLogger(__name__)
+
+STATUS_CONTEXT = "docs"
+MERGE_ATTEMPTS = 4
+"""The first merge plus three rebuilds from a default branch that moved."""
+
+
+def docs_branch(ticket: Ticket, attempt: int = 1) -> str:
+    return f"tp/{ticket.workitem_id}-docs" + (f"-{attempt}" if attempt > 1 else "")
+
+
+def plan_docs(
+    ticket: Ticket, workdir: Path, pr_id: int, default_branch: str, files_changed: list[str]
+) -> list[FileChange]:
+    """The documentation edits for a merged change, computed on a working copy of the default branch."""
+    changes: list[FileChange] = []
+    log_path = workdir / changelog.CHANGELOG_PATH
+    current = log_path.read_text(encoding="utf-8") if log_path.is_file() else None
+    updated = changelog.add_entry(
+        current, changelog.SUBSECTION_FOR[ticket.change_kind], changelog.entry_line(ticket, pr_id)
+    )
+    if updated != current:
+        changes.append(FileChange(path=changelog.CHANGELOG_PATH, content=updated))
+    readme_path = workdir / readme.README_PATH
+    if readme_path.is_file():
+        text = readme_path.read_text(encoding="utf-8")
+        new_text = _readme(ticket, workdir, text, default_branch, files_changed)
+        if new_text != text:
+            changes.append(FileChange(path=readme.README_PATH, content=new_text))
+    if adr.wants_adr(ticket):
+        _, record = adr.adr_change(ticket, workdir, pr_id)
+        changes += [record] if record else []
+    return changes
+
+
+def _readme(ticket: Ticket, workdir: Path, text: str, default_branch: str, files_changed: list[str]) -> str:
+    """PIPELINE and SECRET_REMEDIATION change how the project is built or run; other kinds leave it alone."""
+    if ticket.change_kind is ChangeKind.PIPELINE and (workdir / template.PIPELINE_PATH).is_file():
+        command = shlex.join(template.declared_test_command(workdir) or [template.DEFAULT_TEST_COMMAND])
+        path = template.PIPELINE_PATH
+        line = (f"Every push and pull request to `{default_branch}` runs [`{path}`]({path}) on Azure "
+                f"Pipelines: it installs the dependencies and runs `{command}`.")
+        return readme.ensure_section(text, "Continuous integration", [(path, line)])
+    if ticket.change_kind is ChangeKind.SECRET_REMEDIATION:
+        items = [(f"`{name}`", f"- `{name}`: read by `{path}`; required, keep it in a secret store.")
+                 for name, path in env_vars_in(workdir, files_changed).items()]
+        if items:
+            intro = "Secrets are read from environment variables, never from the source tree:"
+            return readme.ensure_section(text, "Configuration", items, intro=intro)
+    return text
+
+
+def run(task: AgentTask) -> DocsResult:
+    ticket = task.ticket
+    dev = dev_result(task)
+    scm = scm_for(ticket)
+    main_pr = scm.get_pr(dev.pr_id)
+    if main_pr.status != "completed":
+        raise AgentError(f"the docs step runs after PR #{dev.pr_id} is merged; it is {main_pr.status}")
+    entry = changelog.entry_line(ticket, dev.pr_id)
+    conflict = ""
+    for attempt in range(1, MERGE_ATTEMPTS + 1):
+        branch = docs_branch(ticket, attempt)
+        pr = scm.find_pr(ticket.repo, branch)
+        if pr is not None and pr.status == "completed":
+            return _result(scm, pr, entry)
+        if pr is None or pr.status == "abandoned":
+            pr = _build(scm, ticket, branch, dev.pr_id, dev.files_changed)
+            if pr is None:
+                return DocsResult(summary=f"docs for AB#{ticket.workitem_id} are already up to date",
+                                  changelog_entry=entry, readme_updated=False)
+        scm.set_status(pr.pr_id, STATUS_CONTEXT, "succeeded", "documentation only")
+        try:
+            return _result(scm, scm.merge(pr.pr_id), entry)
+        except ScmError as exc:
+            if "conflict" not in str(exc).lower():
+                raise
+            conflict = str(exc)
+        log.warning("docs PR #%s conflicts (%s); rebuilding from the default branch", pr.pr_id, conflict)
+        if attempt < MERGE_ATTEMPTS:
+            note = (f"Superseded: the default branch moved and this PR conflicts with it; rebuilt on "
+                    f"`{docs_branch(ticket, attempt + 1)}`.")
+            scm.comment(pr.pr_id, note, idempotency_key(ticket, "docs", f"superseded{attempt}"))
+    raise AgentError(f"the docs change for AB#{ticket.workitem_id} still conflicts after {MERGE_ATTEMPTS} "
+                     f"attempts: {conflict}")
+
+
+def _build(
+    scm: ScmAdapter, ticket: Ticket, branch: str, pr_id: int, files_changed: list[str]
+) -> PullRequest | None:
+    """Branch from the current default branch, commit the docs edits, open the (non-draft) PR; None when
+    the default branch already documents the change."""
+    default = scm.default_branch(ticket.repo)
+    scm.ensure_branch(ticket.repo, branch, default)
+    with checked_out(scm, ticket.repo, branch) as workdir:
+        changes = plan_docs(ticket, workdir, pr_id, default, files_changed)
+    if changes:
+        scm.commit_files(ticket.repo, branch, changes, f"Document {ticket.title} (AB#{ticket.workitem_id})",
+                         idempotency_key(ticket, "docs"))
+    elif scm.head(ticket.repo, branch) == scm.head(ticket.repo, default):
+        return None
+    description = f"Changelog, README and ADR updates for AB#{ticket.workitem_id} after PR #{pr_id}."
+    return scm.open_pr(ticket.repo, branch, default, f"[#{ticket.workitem_id}] Docs: {ticket.title}",
+                       description, draft=False, workitem_id=ticket.workitem_id)
+
+
+def _result(scm: ScmAdapter, pr: PullRequest, entry: str) -> DocsResult:
+    """Read back from the merged PR's own diff, so a resumed step reports what was actually merged."""
+    files = diffstat(scm.diff(pr.pr_id)).all_files
+    adr_path = next((path for path in files if path.startswith(f"{adr.ADR_DIR}/")), None)
+    readme_updated = readme.README_PATH in files
+    return DocsResult(
+        summary=f"docs PR #{pr.pr_id} merged: {', '.join(files)}",
+        changelog_entry=entry,
+        readme_updated=readme_updated,
+        adr_path=adr_path,
+        docs_pr_id=pr.pr_id,
+        merge_commit=pr.merge_commit,
+    )

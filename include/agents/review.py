@@ -1,0 +1,87 @@
+"""Review: ruff, bandit and detect-secrets on the files the PR changes, one PR comment per finding.
+A high finding (any secret, a high bandit issue) blocks: the PR stays a draft and the `review` status
+fails. Otherwise the status succeeds and the draft is published for people to review.
+
+Comment keys carry PR, tool, path, line and code, so a rerun posts nothing it posted before."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Literal
+
+from include.agents import tools
+from include.agents.context import dev_result, idempotency_key, scm_for
+from include.agents.workspace import checked_out, diffstat
+from include.contracts import AgentTask, Finding, ReviewResult
+
+log = logging.getLogger(__name__)
+
+STATUS_CONTEXT = "review"
+Severity = Literal["low", "medium", "high"]
+_BANDIT_SEVERITY: dict[str, Severity] = {"LOW": "low", "MEDIUM": "medium", "HIGH": "high"}
+
+
+def findings_for(workdir: Path, files: list[str]) -> list[Finding]:
+    """All findings on `files` (repository-relative, existing in `workdir`), in a stable order."""
+    python = [path for path in files if path.endswith(".py")]
+    found = [_from_ruff(item) for item in tools.ruff_findings(workdir, python)]
+    found += [_from_bandit(item) for item in tools.bandit_findings(workdir, python)]
+    found += _from_detect_secrets(tools.secret_findings(workdir, files))
+    return sorted(found, key=lambda f: (f.path, f.line, f.tool, f.code))
+
+
+def run(task: AgentTask) -> ReviewResult:
+    ticket = task.ticket
+    dev = dev_result(task)
+    scm = scm_for(ticket)
+    changed = diffstat(scm.diff(dev.pr_id)).files
+    with checked_out(scm, ticket.repo, dev.branch) as workdir:
+        findings = findings_for(workdir, [path for path in changed if (workdir / path).is_file()])
+    already = {comment.comment_id for comment in scm.comments(dev.pr_id)}
+    posted = 0
+    for finding in findings:
+        key = idempotency_key(ticket, "review", f"pr{dev.pr_id}", finding.tool, finding.path,
+                              str(finding.line), finding.code)
+        comment = scm.comment(dev.pr_id, _body(finding), key, path=finding.path, line=finding.line or None)
+        posted += comment.comment_id not in already
+    high = sum(f.severity == "high" for f in findings)
+    counts = f"{len(findings)} findings ({high} high) in {len(changed)} changed files"
+    if high:
+        scm.set_status(dev.pr_id, STATUS_CONTEXT, "failed", f"{counts}; blocking")
+        summary = f"PR #{dev.pr_id}: {counts}; blocking, the PR stays a draft"
+    else:
+        scm.set_status(dev.pr_id, STATUS_CONTEXT, "succeeded", counts)
+        scm.publish(dev.pr_id)
+        summary = f"PR #{dev.pr_id}: {counts}; published for review"
+    log.info("%s (%d new comments)", summary, posted)
+    return ReviewResult(ok=not high, summary=summary, findings=findings, blocking=bool(high), comments_posted=posted)
+
+
+def _body(finding: Finding) -> str:
+    code = f" `{finding.code}`" if finding.code else ""
+    return f"**{finding.severity}** · {finding.tool}{code}: {finding.message}"
+
+
+def _from_ruff(item: dict[str, Any]) -> Finding:
+    return Finding(tool="ruff", severity="low", path=item["filename"], line=item["location"]["row"],
+                   code=item.get("code") or "", message=item["message"])
+
+
+def _from_bandit(item: dict[str, Any]) -> Finding:
+    return Finding(tool="bandit", severity=_BANDIT_SEVERITY.get(item["issue_severity"], "low"),
+                   path=Path(item["filename"]).as_posix().removeprefix("./"), line=item["line_number"],
+                   code=item["test_id"], message=item["issue_text"])
+
+
+def _from_detect_secrets(items: list[dict[str, Any]]) -> list[Finding]:
+    """One finding per line: detect-secrets reports the same literal once per detector that matched it."""
+    detectors: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for item in items:
+        detectors[(item["filename"], item["line_number"])].append(item["type"])
+    return [
+        Finding(tool="detect-secrets", severity="high", path=path, line=line, code=", ".join(sorted(types)),
+                message=f"possible secret ({', '.join(sorted(types))}): read it from the environment and rotate it")
+        for (path, line), types in sorted(detectors.items())
+    ]

@@ -1,0 +1,94 @@
+"""A scratch working copy per step, and the two views of change an agent needs: which files a tool
+rewrote in that copy (to commit them) and what a PR's unified diff touches (to size its risk).
+
+Checkouts are read/run only: every write goes back through the SCM adapter's idempotent commit."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from include.scm import FileChange, ScmAdapter
+
+SKIP_DIRS = frozenset(
+    {".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".tox", ".venv", "venv", "node_modules"}
+)
+"""Caches and environments that tools create while running; never part of a change."""
+
+_DIFF_HEADER = re.compile(r"^diff --git a/(?P<old>.+) b/(?P<new>.+)$")
+
+
+@contextmanager
+def checked_out(scm: ScmAdapter, repo: str, branch: str) -> Iterator[Path]:
+    """A fresh clone of `branch` in a temporary directory that is removed when the step is done."""
+    with tempfile.TemporaryDirectory(prefix="tp-checkout-") as tmp:
+        yield scm.checkout(repo, branch, Path(tmp) / repo)
+
+
+def repo_files(root: Path) -> list[str]:
+    """Repository-relative POSIX paths of the regular files under `root`, sorted, without tool caches."""
+    found: list[str] = []
+    for path in root.rglob("*"):
+        relative = path.relative_to(root)
+        if any(part in SKIP_DIRS for part in relative.parts) or path.is_symlink() or not path.is_file():
+            continue
+        found.append(relative.as_posix())
+    return sorted(found)
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Content hash per file, taken before a tool runs so its edits can be collected afterwards."""
+    return {path: hashlib.sha256((root / path).read_bytes()).hexdigest() for path in repo_files(root)}
+
+
+def changes_since(root: Path, before: dict[str, str]) -> list[FileChange]:
+    """The files a tool added, rewrote or deleted since `before`, as FileChanges ready to commit."""
+    after = snapshot(root)
+    changes = [
+        FileChange(path=path, content=(root / path).read_text(encoding="utf-8"))
+        for path, digest in after.items()
+        if before.get(path) != digest
+    ]
+    changes += [FileChange(path=path, content=None) for path in before if path not in after]
+    return sorted(changes, key=lambda change: change.path)
+
+
+@dataclass(frozen=True)
+class DiffStat:
+    """What a unified diff touches: kept (added or modified) files, deleted files, changed lines."""
+
+    files: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    lines: int = 0
+
+    @property
+    def all_files(self) -> list[str]:
+        return sorted({*self.files, *self.deleted})
+
+
+def diffstat(diff: str) -> DiffStat:
+    """Parse `git diff` output. Lines are counted only inside hunks, so a removed line that itself starts
+    with '--' is not mistaken for a file header."""
+    kept: list[str] = []
+    deleted: list[str] = []
+    lines = 0
+    in_hunk = False
+    current: str | None = None
+    for line in diff.splitlines():
+        header = _DIFF_HEADER.match(line)
+        if header:
+            current, in_hunk = header["new"], False
+            kept.append(current)
+        elif current is not None and not in_hunk and line.startswith("deleted file mode"):
+            kept.remove(current)
+            deleted.append(current)
+        elif line.startswith("@@"):
+            in_hunk = True
+        elif in_hunk and line[:1] in ("+", "-"):
+            lines += 1
+    return DiffStat(files=sorted(kept), deleted=sorted(deleted), lines=lines)
