@@ -38,8 +38,8 @@ def insert(db: psycopg.Connection, tickets: list[Ticket], state: str = "open") -
                    "approvers) VALUES (%s, %s, 'x', 'svc', %s) ON CONFLICT DO NOTHING", (tenant, tenant, ["alice"]))
     with db.cursor() as cur:
         cur.executemany(
-            "INSERT INTO ticketpilot.tickets (ticket_key, tenant_id, workitem_id, rev, dag_id, state, ticket, closed_at)"
-            " VALUES (%s, %s, %s, 1, %s, %s, %s, CASE WHEN %s = 'closed' THEN now() - interval '2 days' END)",
+            "INSERT INTO ticketpilot.tickets"
+            " (ticket_key, tenant_id, workitem_id, rev, dag_id, state, ticket, closed_at) VALUES (%s, %s, %s, 1, %s, %s, %s, CASE WHEN %s = 'closed' THEN now() - interval '2 days' END)",
             [(t.ticket_key, t.tenant, t.workitem_id, t.dag_id, state, json.dumps(t.model_dump(mode="json")), state)
              for t in tickets],
         )
