@@ -58,8 +58,10 @@ def db_url(pg_server: pgserver.PostgresServer) -> Iterator[str]:
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[psycopg.Connection]:
-    """An autocommit connection on a database emptied before the test."""
+def db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[psycopg.Connection]:
+    """An autocommit connection on a database emptied before the test; code under test sees the same one."""
+    monkeypatch.setenv("TICKETPILOT_DB_URL", db_url)
+    get_settings.cache_clear()
     with connect(db_url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {', '.join('ticketpilot.' + t.strip() for t in PLATFORM_TABLES.split(','))} "
                      "RESTART IDENTITY CASCADE")
@@ -75,3 +77,8 @@ def forge_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     get_settings.cache_clear()
     yield path
     get_settings.cache_clear()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests last: the fast suite reports first, and the platform starts once, at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

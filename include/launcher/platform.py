@@ -17,6 +17,8 @@ from include.settings import get_settings
 from include.store.db import migrate
 
 log = logging.getLogger("ticketpilot.launcher")
+_ADOPTED = ("TICKETPILOT_HOME", "TICKETPILOT_DB_URL", "TICKETPILOT_FORGE_DIR", "TICKETPILOT_AIRFLOW_URL",
+            "TICKETPILOT_AIRFLOW_USER", "TICKETPILOT_AIRFLOW_PASSWORD")
 
 
 def free_port() -> int:
@@ -35,6 +37,7 @@ class Platform:
     pg: embedded_pg.EmbeddedPostgres | None = None
     supervisor: Supervisor | None = None
     env: dict[str, str] = field(default_factory=dict)
+    _previous_env: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def paths(self) -> PlatformPaths:
@@ -90,10 +93,20 @@ class Platform:
         if self.pg is not None:
             self.pg.server._cleanup()  # type: ignore[attr-defined]  # pgserver stops once its last user leaves
             self.pg = None
+        self._restore_env()
 
     def _adopt_env(self) -> None:
         """This process (demo driver, tests) talks to the same database and API as the components."""
-        for key in ("TICKETPILOT_HOME", "TICKETPILOT_DB_URL", "TICKETPILOT_FORGE_DIR", "TICKETPILOT_AIRFLOW_URL",
-                    "TICKETPILOT_AIRFLOW_USER", "TICKETPILOT_AIRFLOW_PASSWORD"):
+        for key in _ADOPTED:
+            self._previous_env.setdefault(key, os.environ.get(key))
             os.environ[key] = self.env[key]
+        get_settings.cache_clear()
+
+    def _restore_env(self) -> None:
+        for key, value in self._previous_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._previous_env.clear()
         get_settings.cache_clear()

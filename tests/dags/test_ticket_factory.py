@@ -39,7 +39,8 @@ def insert(db: psycopg.Connection, tickets: list[Ticket], state: str = "open") -
     with db.cursor() as cur:
         cur.executemany(
             "INSERT INTO ticketpilot.tickets"
-            " (ticket_key, tenant_id, workitem_id, rev, dag_id, state, ticket, closed_at) VALUES (%s, %s, %s, 1, %s, %s, %s, CASE WHEN %s = 'closed' THEN now() - interval '2 days' END)",
+            " (ticket_key, tenant_id, workitem_id, rev, dag_id, state, ticket, closed_at)"
+            " VALUES (%s, %s, %s, 1, %s, %s, %s, CASE WHEN %s = 'closed' THEN now() - interval '2 days' END)",
             [(t.ticket_key, t.tenant, t.workitem_id, t.dag_id, state, json.dumps(t.model_dump(mode="json")), state)
              for t in tickets],
         )
