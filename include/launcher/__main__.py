@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -24,7 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     password = os.environ.get("TICKETPILOT_ADMIN_PASSWORD", "admin")
-    platform = Platform(home=get_settings().home, api_port=args.port, admin_password=password)
+    home = get_settings().home / args.command
+    if args.command == "demo" and home.exists():
+        print(f"Starting the demo from a clean state folder ({home}); `make up` keeps its own.")
+        shutil.rmtree(home)
+    platform = Platform(home=home, api_port=args.port, admin_password=password)
     started = time.monotonic()
     try:
         platform.up()

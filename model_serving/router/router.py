@@ -1,0 +1,217 @@
+"""The model router: one `chat` call does policy, data boundary, redaction, cache, admission, fallback and ledger.
+
+Synchronous on purpose: agents are plain processes, and the HTTP service runs `chat` in its worker threads.
+The database connection is held only around the bookkeeping, never while a provider is thinking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from include.settings import get_settings
+from model_serving.router import cache, canary, ledger
+from model_serving.router.errors import (
+    AllProvidersFailed,
+    ConfigurationError,
+    DataBoundaryViolation,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from model_serving.router.injection import scan_messages
+from model_serving.router.ledger import FREE, CallRecord, Price
+from model_serving.router.models import (
+    CallContext,
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    InjectionFinding,
+    RoutingPolicy,
+    Usage,
+)
+from model_serving.router.providers import Provider, ProviderConfig, resolve_provider
+from model_serving.router.redaction import Redactor
+
+
+class ModelRouter:
+    """Routes chat calls for many tenants; share one per process (it pools connections and HTTP clients)."""
+
+    def __init__(self, policies: Mapping[str, RoutingPolicy], *, default_policy: RoutingPolicy | None = None,
+                 db_url: str | None = None, provider_configs: Mapping[str, ProviderConfig] | None = None,
+                 env: Mapping[str, str] | None = None, pool_size: int = 8) -> None:
+        self.policies = dict(policies)
+        self.default_policy = default_policy
+        self._configs = dict(provider_configs or {})
+        self._env = env
+        self._pool = ConnectionPool(db_url or get_settings().require_db(), min_size=1, max_size=pool_size,
+                                    kwargs={"autocommit": True, "row_factory": dict_row}, open=True)
+        self._providers: dict[str, Provider] = {}
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> ModelRouter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.close()
+        for provider in self._providers.values():
+            provider.close()
+
+    def policy_for(self, tenant: str) -> RoutingPolicy:
+        policy = self.policies.get(tenant, self.default_policy)
+        if policy is None:
+            raise ConfigurationError(f"no routing policy for tenant {tenant!r}: add one to ModelRouter(policies=...) "
+                                     "or pass default_policy=")
+        return policy
+
+    def provider(self, spec: str) -> Provider:
+        with self._lock:
+            if spec not in self._providers:
+                self._providers[spec] = resolve_provider(spec, self._configs, self._env)
+            return self._providers[spec]
+
+    def chat(self, request: ChatRequest, context: CallContext) -> ChatResponse:
+        policy = self.policy_for(context.tenant)
+        findings = scan_messages(request.messages)
+        with self._db(context.tenant) as conn:
+            chain = self._chain(conn, request, context, policy)
+            key = cache.cache_key(chain[0].spec, request)
+            call_id = context.call_id or _derived_call_id(context, key)
+            cached = cache.lookup(conn, context.tenant, key, chain[0].spec) if policy.cache else None
+            if cached is not None:
+                return self._cache_hit(conn, cached, context, call_id, findings)
+        failures: list[ProviderUnavailable] = []
+        for provider in chain:
+            try:
+                return self._attempt(provider, request, context, policy, key, call_id, findings)
+            except ProviderUnavailable as exc:
+                failures.append(exc)
+        raise AllProvidersFailed(failures)
+
+    def _attempt(self, provider: Provider, request: ChatRequest, ctx: CallContext, policy: RoutingPolicy, key: str,
+                 call_id: str, findings: list[InjectionFinding]) -> ChatResponse:
+        """One model of the chain: admit, call, record. ProviderUnavailable means: try the next one."""
+        with self._db(ctx.tenant) as conn:
+            price = self._price(conn, provider)
+            ledger.admit(conn, ctx, price.cost(ledger.estimate_tokens(request.messages), request.max_tokens))
+        redactor = Redactor() if provider.is_cloud else None
+        outgoing = request if redactor is None else request.model_copy(update={"messages": [
+            ChatMessage(role=m.role, content=redactor.redact(m.content)) for m in request.messages]})
+        started = time.monotonic()
+        try:
+            completion = provider.complete(outgoing)
+        except (ProviderUnavailable, ProviderRejected) as exc:
+            with self._db(ctx.tenant) as conn:
+                ledger.record_call(conn, CallRecord(ctx, provider.name, provider.model, "error", error=str(exc),
+                                                    latency_ms=_ms_since(started)))
+                self._judge_canary(conn, ctx.tenant, policy, provider)
+            raise
+        latency_ms = _ms_since(started)
+        content = completion.content if redactor is None else redactor.restore(completion.content)
+        usage = Usage(tokens_in=completion.tokens_in, tokens_out=completion.tokens_out)
+        cost = price.cost(usage.tokens_in, usage.tokens_out)
+        with self._db(ctx.tenant) as conn:
+            ledger.record_call(conn, CallRecord(
+                ctx, provider.name, provider.model, "ok", idempotency_key=call_id, tokens_in=usage.tokens_in,
+                tokens_out=usage.tokens_out, cost_usd=cost, latency_ms=latency_ms,
+                injection_findings=tuple(f.model_dump() for f in findings)))
+            ledger.record_thresholds(conn, ctx)
+            self._judge_canary(conn, ctx.tenant, policy, provider)
+            if policy.cache:
+                cache.store(conn, ctx.tenant, key, provider.spec, content, provider.name, provider.model, usage)
+        return ChatResponse(content=content, usage=usage, provider=provider.name, model=provider.model,
+                            latency_ms=latency_ms, cache_hit=False, cost_usd=cost, call_id=call_id,
+                            injection_findings=findings)
+
+    def _cache_hit(self, conn: psycopg.Connection, cached: dict, ctx: CallContext, call_id: str,
+                   findings: list[InjectionFinding]) -> ChatResponse:
+        """A cached answer costs nothing and consumed no tokens; the ledger still shows the call was made."""
+        ledger.record_call(conn, CallRecord(ctx, cached["provider"], cached["model"], "ok", idempotency_key=call_id,
+                                            cache_hit=True,
+                                            injection_findings=tuple(f.model_dump() for f in findings)))
+        return ChatResponse(content=cached["content"], usage=Usage(tokens_in=0, tokens_out=0),
+                            provider=cached["provider"], model=cached["model"], latency_ms=0, cache_hit=True,
+                            cost_usd=Decimal(0), call_id=call_id, injection_findings=findings)
+
+    def _chain(self, conn: psycopg.Connection, request: ChatRequest, ctx: CallContext,
+               policy: RoutingPolicy) -> list[Provider]:
+        """Primary model (pinned, large, canary or default), then the fallbacks, minus what the boundary forbids."""
+        primary = self._primary(conn, request, ctx, policy)
+        specs = [primary]
+        if policy.canary and primary == policy.canary.model:
+            specs.append(policy.default_model)
+        specs.extend(policy.fallbacks)
+        providers = [self.provider(s) for s in dict.fromkeys(specs)]
+        boundary = policy.data_boundary
+        allowed = [p for p in providers if boundary == "any"
+                   or (boundary == "self_hosted_only" and not p.is_cloud)
+                   or (boundary == "no_training" and p.no_training)]
+        if not allowed:
+            need = "a self-hosted model (vllm:, tgi:, ollama: or llamacpp:)" if boundary == "self_hosted_only" \
+                else "a model whose provider does not train on API inputs"
+            raise DataBoundaryViolation(
+                f"tenant {ctx.tenant!r} has data boundary {boundary!r}, and none of {[p.spec for p in providers]} "
+                f"qualifies; add {need} to its routing policy's default_model or fallbacks")
+        return allowed
+
+    def _primary(self, conn: psycopg.Connection, request: ChatRequest, ctx: CallContext,
+                 policy: RoutingPolicy) -> str:
+        rules = policy.escalate_on
+        if request.model:
+            return request.model
+        if (ctx.risk_class in rules.risk_classes or ctx.failed_fix_iterations >= rules.failed_fix_iterations
+                or ledger.estimate_tokens(request.messages) > rules.context_tokens_over):
+            return policy.large_model
+        if (policy.canary and ctx.ticket_key and canary.in_canary(ctx.ticket_key, policy.canary.share)
+                and not canary.is_disabled(conn, ctx.tenant, policy.canary.model)):
+            return policy.canary.model
+        return policy.default_model
+
+    def _price(self, conn: psycopg.Connection, provider: Provider) -> Price:
+        """Self-hosted models cost nothing per token unless priced (to charge GPU time back); cloud ones must be."""
+        price = ledger.price_at(conn, provider.spec)
+        if price is not None:
+            return price
+        if not provider.is_cloud:
+            return FREE
+        raise ConfigurationError(
+            f"no price for {provider.spec}: budgets cannot be enforced without one; add it with "
+            f"model_serving.router.ledger.set_price(conn, {provider.spec!r}, input_usd_per_mtok=..., "
+            "output_usd_per_mtok=...)")
+
+    def _judge_canary(self, conn: psycopg.Connection, tenant: str, policy: RoutingPolicy, provider: Provider) -> None:
+        if policy.canary and provider.spec == policy.canary.model:
+            canary.evaluate(conn, tenant, policy.canary)
+
+    @contextmanager
+    def _db(self, tenant: str) -> Iterator[psycopg.Connection]:
+        with self._pool.connection() as conn:
+            if tenant not in self._ready:
+                ledger.ensure_tenant_schema(conn, tenant)
+                self._ready.add(tenant)
+            yield conn
+
+
+def _derived_call_id(ctx: CallContext, key: str) -> str:
+    """Same ticket, step, prompt version and request: the same call, so a retried step adds no ledger row.
+    Without a ticket and step there is nothing to tie a repeat to, so every call is its own."""
+    if not (ctx.ticket_key and ctx.step):
+        return uuid.uuid4().hex
+    parts = [ctx.tenant, ctx.ticket_key, ctx.step, ctx.prompt_version, key]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

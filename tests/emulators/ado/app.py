@@ -1,0 +1,326 @@
+"""The ADO emulator's HTTP surface: every endpoint the client uses, under `/{org}/{project}/_apis/`, plus
+`/_emulator/...` to seed repositories and work items, finish pipeline runs and arm faults. Handlers are
+`async def` without awaits, so the event loop runs them one at a time: each request is atomic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from tests.emulators.ado.errors import AdoHttpError
+from tests.emulators.ado.faults import Fault, FaultMiddleware
+from tests.emulators.ado.repos import ZERO
+from tests.emulators.ado.state import EmulatorState, now
+
+API = "/{org}/{project}/_apis"
+
+
+def create_app(state: EmulatorState) -> FastAPI:
+    app = FastAPI(title="Azure DevOps emulator")
+    app.state.emulator = state
+
+    @app.exception_handler(AdoHttpError)
+    async def ado_error(_: Request, exc: AdoHttpError) -> JSONResponse:
+        return exc.response()
+
+    @app.middleware("http")
+    async def gatekeeper(request: Request, call_next: Any) -> Response:
+        """What ADO checks before any handler: the project, credentials and an api-version."""
+        parts = request.url.path.split("/")
+        if len(parts) > 3 and parts[3] == "_apis":
+            if parts[2] != state.project:
+                return AdoHttpError(404, f"TF200016: The following project does not exist: {parts[2]}.",
+                                    "ProjectDoesNotExistWithNameException", 200016).response()
+            header = request.headers.get("authorization", "")
+            if not header.startswith(("Basic ", "Bearer ")):
+                return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            state.auth_headers.append(header)
+            if "api-version" not in request.query_params:
+                return AdoHttpError(400, f"No api-version was supplied for the \"{request.method}\" request. The "
+                                         "version must be supplied either as part of the Accept header or as a query "
+                                         "string parameter.", "VssVersionNotSpecifiedException").response()
+        return await call_next(request)
+
+    _admin_routes(app, state)
+    _work_item_routes(app, state)
+    _git_routes(app, state)
+    _pull_request_routes(app, state)
+    _pipeline_routes(app, state)
+    return FaultMiddleware(app, state.faults)  # type: ignore[return-value]
+
+
+def listing(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"value": items, "count": len(items)}
+
+
+def _admin_routes(app: FastAPI, state: EmulatorState) -> None:
+    @app.post("/_emulator/repos")
+    async def seed_repo(body: dict[str, Any]) -> dict[str, Any]:
+        repo = state.create_repo(body["name"], body.get("files", {}))
+        return {"id": repo.id, "name": repo.name, "head": repo.tip(repo.default_branch)}
+
+    @app.post("/_emulator/workitems")
+    async def seed_work_item(body: dict[str, Any]) -> dict[str, Any]:
+        return state.create_work_item(body.get("fields", {}))
+
+    @app.post("/_emulator/faults")
+    async def arm_faults(faults: list[Fault]) -> dict[str, int]:
+        state.faults.arm(faults)
+        return {"pending": state.faults.pending()}
+
+    @app.delete("/_emulator/faults")
+    async def clear_faults() -> dict[str, int]:
+        state.faults.clear()
+        return {"pending": 0}
+
+    @app.post("/_emulator/pipelines/{pipeline_id}/runs/{run_id}")
+    async def finish_run(pipeline_id: int, run_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        run, build = state.runs[run_id], state.builds[run_id]
+        run |= {"state": "completed", "result": body["result"], "finishedDate": now()}
+        build |= {"status": "completed", "result": body["result"], "finishTime": now()}
+        return run
+
+
+def _work_item_routes(app: FastAPI, state: EmulatorState) -> None:
+    @app.get(API + "/wit/workitems/{item_id}")
+    async def get_work_item(item_id: int, request: Request) -> dict[str, Any]:
+        item = state.work_item(item_id)
+        expand = request.query_params.get("$expand", "None").lower()
+        return item if expand in ("relations", "all") else {k: v for k, v in item.items() if k != "relations"}
+
+    @app.patch(API + "/wit/workitems/{item_id}")
+    async def update_work_item(item_id: int, request: Request) -> dict[str, Any]:
+        if request.headers.get("content-type", "").split(";")[0] != "application/json-patch+json":
+            raise AdoHttpError(415, "The request indicated a Content-Type of \"application/json\" for method type "
+                                    "\"PATCH\" which is not supported. Valid content types for this method are: "
+                                    "application/json-patch+json.", "VssRequestContentTypeNotSupportedException")
+        item = state.work_item(item_id)
+        fields = dict(item["fields"])
+        relations = list(item["relations"])
+        for op in await request.json():
+            path, value = op["path"], op.get("value")
+            if op["op"] == "test":
+                if path == "/rev" and value != item["rev"]:
+                    raise AdoHttpError(412, f"TF26071: This work item has been changed by someone else since you "
+                                            f"opened it (rev {item['rev']}, not {value}).",
+                                       "WorkItemRevisionMismatchException", 26071)
+            elif path.startswith("/fields/") and op["op"] in ("add", "replace"):
+                fields[path.removeprefix("/fields/")] = value
+            elif path.startswith("/fields/") and op["op"] == "remove":
+                fields.pop(path.removeprefix("/fields/"), None)
+            elif path == "/relations/-" and op["op"] == "add":
+                relations.append(value)
+            else:
+                raise AdoHttpError(400, f"unsupported patch operation {op}", "InvalidArgumentValueException")
+        rev = item["rev"] + 1
+        item |= {"rev": rev, "fields": fields | {"System.Rev": rev, "System.ChangedDate": now()},
+                 "relations": relations}
+        return item
+
+    @app.post(API + "/wit/workItems/{item_id}/comments")
+    async def add_comment(item_id: int, request: Request) -> dict[str, Any]:
+        version = request.query_params["api-version"]
+        if "-preview" not in version:
+            raise AdoHttpError(400, f"The requested version \"{version}\" of the resource is under preview. The "
+                                    "-preview flag must be supplied in the api-version for such requests.",
+                               "VssInvalidPreviewVersionException")
+        state.work_item(item_id)
+        body = await request.json()
+        comments = state.comments[item_id]
+        stamp = now()
+        comment = {
+            "workItemId": item_id,
+            "id": len(comments) + 1,
+            "version": 1,
+            "text": str(body.get("text", "")),
+            "createdBy": state.who(),
+            "createdDate": stamp,
+            "modifiedBy": state.who(),
+            "modifiedDate": stamp,
+            "format": "html",
+            "isDeleted": False,
+            "url": state.api(f"wit/workItems/{item_id}/comments/{len(comments) + 1}"),
+        }
+        comments.append(comment)
+        return comment
+
+
+def _git_routes(app: FastAPI, state: EmulatorState) -> None:
+    @app.get(API + "/git/repositories/{repo}/refs")
+    async def list_refs(repo: str, request: Request) -> dict[str, Any]:
+        found = state.repo(repo)
+        prefix = "refs/" + request.query_params.get("filter", "")
+        refs = [{"name": name, "objectId": sha, "creator": state.who(),
+                 "url": state.api(f"git/repositories/{found.id}/refs?filter={name[5:]}")}
+                for name, sha in found.refs(prefix)]
+        return listing(refs)
+
+    @app.post(API + "/git/repositories/{repo}/refs")
+    async def update_refs(repo: str, updates: list[dict[str, Any]]) -> dict[str, Any]:
+        found = state.repo(repo)
+        results = []
+        for update in updates:
+            status = found.update_ref(update["name"], update["oldObjectId"], update["newObjectId"])
+            results.append({"repositoryId": found.id, "name": update["name"], "oldObjectId": update["oldObjectId"],
+                            "newObjectId": update["newObjectId"], "isLocked": False, "updateStatus": status,
+                            "success": status.startswith("succeeded")})
+        return listing(results)
+
+    @app.post(API + "/git/repositories/{repo}/pushes", status_code=201)
+    async def push(repo: str, body: dict[str, Any]) -> dict[str, Any]:
+        found = state.repo(repo)
+        (update,) = body["refUpdates"]
+        ref, old = update["name"], update["oldObjectId"]
+        stale = AdoHttpError(409, f"TF401028: The reference '{ref}' has already been updated by another client, so "
+                                  "you cannot update it. Please try again.", "GitReferenceStaleException", 401028)
+        if found.tip(ref) != (None if old == ZERO else old):
+            raise stale
+        parent = None if old == ZERO else old
+        commits = []
+        for commit in body["commits"]:
+            parents = commit.get("parents") or ([parent] if parent else [])
+            parent = found.commit_changes(parents[0] if parents else None, commit["comment"], commit["changes"])
+            commits.append(state.commit(found, parent))
+        if found.update_ref(ref, old, parent) != "succeeded":
+            raise stale
+        push_id = len(state.pushes) + 1
+        url = state.api(f"git/repositories/{found.id}/pushes/{push_id}")
+        record = {
+            "commits": commits,
+            "refUpdates": [{"repositoryId": found.id, "name": ref, "oldObjectId": old, "newObjectId": parent}],
+            "repository": state.repo_ref(found),
+            "pushedBy": state.who(),
+            "pushId": push_id,
+            "date": now(),
+            "url": url,
+            "_links": {"self": {"href": url}, "repository": {"href": state.repo_ref(found)["url"]}},
+        }
+        state.pushes.append(record)
+        return record
+
+    @app.get(API + "/git/repositories/{repo}/commits/{commit_id}")
+    async def get_commit(repo: str, commit_id: str) -> dict[str, Any]:
+        return state.commit(state.repo(repo), commit_id)
+
+    @app.get(API + "/git/repositories/{repo}/items")
+    async def get_item(repo: str, request: Request) -> dict[str, Any]:
+        found = state.repo(repo)
+        query = request.query_params
+        branch = query.get("versionDescriptor.version", found.default_branch.removeprefix("refs/heads/"))
+        commit = found.tip(f"refs/heads/{branch}")
+        path = "/" + query.get("path", "").lstrip("/")
+        blob = found.read_blob(commit, path) if commit else None
+        if blob is None:
+            message = f"TF401174: The item '{path}' could not be found in the repository '{found.name}' at the version "
+            raise AdoHttpError(404, f"{message}specified by '{branch}'.", "GitItemNotFoundException", 401174)
+        item = {"objectId": blob[0], "gitObjectType": "blob", "commitId": commit, "path": path,
+                "url": state.api(f"git/repositories/{found.id}/items?path={path}")}
+        if query.get("includeContent", "false").lower() == "true":
+            item["content"] = blob[1]
+        return item
+
+
+def _pull_request_routes(app: FastAPI, state: EmulatorState) -> None:
+    prs = API + "/git/repositories/{repo}/pullrequests"
+    pr_sub = API + "/git/repositories/{repo}/pullRequests/{pr_id}"
+
+    @app.post(prs, status_code=201)
+    async def create_pr(repo: str, body: dict[str, Any]) -> dict[str, Any]:
+        return state.open_pr(state.repo(repo), body)
+
+    @app.get(prs)
+    async def list_prs(repo: str, request: Request) -> dict[str, Any]:
+        found = state.repo(repo)
+        query = request.query_params
+        wanted = {
+            "sourceRefName": query.get("searchCriteria.sourceRefName"),
+            "targetRefName": query.get("searchCriteria.targetRefName"),
+            "status": query.get("searchCriteria.status", "active"),
+        }
+        matches = [
+            {k: v for k, v in pr.items() if k != "_links"}
+            for pr in sorted(state.pull_requests.values(), key=lambda p: -p["pullRequestId"])
+            if pr["repository"]["id"] == found.id
+            and all(value in (None, "all", pr[key]) for key, value in wanted.items())
+        ]
+        return listing(matches)
+
+    @app.get(prs + "/{pr_id}")
+    async def get_pr(repo: str, pr_id: int) -> dict[str, Any]:
+        return state.pull_request(state.repo(repo), pr_id)
+
+    @app.patch(prs + "/{pr_id}")
+    async def update_pr(repo: str, pr_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        return state.update_pr(state.repo(repo), pr_id, body)
+
+    @app.post(pr_sub + "/threads")
+    async def create_thread(repo: str, pr_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        state.pull_request(state.repo(repo), pr_id)
+        return state.add_thread(pr_id, body)
+
+    @app.put(pr_sub + "/reviewers/{reviewer_id}")
+    async def set_reviewer(repo: str, pr_id: int, reviewer_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        found = state.repo(repo)
+        return state.set_reviewer(found, state.pull_request(found, pr_id), reviewer_id, body)
+
+    @app.get(pr_sub + "/reviewers")
+    async def list_reviewers(repo: str, pr_id: int) -> dict[str, Any]:
+        return listing(state.pull_request(state.repo(repo), pr_id)["reviewers"])
+
+    @app.post(pr_sub + "/statuses")
+    async def create_status(repo: str, pr_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        state.pull_request(state.repo(repo), pr_id)
+        return state.add_status(pr_id, body)
+
+
+def _pipeline_routes(app: FastAPI, state: EmulatorState) -> None:
+    @app.post(API + "/pipelines/{pipeline_id}/runs")
+    async def run_pipeline(pipeline_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        ref = (((body.get("resources") or {}).get("repositories") or {}).get("self") or {}).get("refName", "")
+        run_id = state.next_id()
+        stamp = now()
+        pipeline_url = state.api(f"pipelines/{pipeline_id}")
+        run = {
+            "id": run_id,
+            "name": f"{stamp[:10].replace('-', '')}.{run_id}",
+            "state": "inProgress",
+            "createdDate": stamp,
+            "url": f"{pipeline_url}/runs/{run_id}",
+            "pipeline": {"id": pipeline_id, "name": f"pipeline-{pipeline_id}", "folder": "\\", "revision": 1,
+                         "url": pipeline_url},
+            "resources": {"repositories": {"self": {"refName": ref}}},
+            "templateParameters": body.get("templateParameters") or {},
+            "_links": {"self": {"href": f"{pipeline_url}/runs/{run_id}"}},
+        }
+        state.runs[run_id] = run
+        state.builds[run_id] = {
+            "id": run_id,
+            "buildNumber": run["name"],
+            "status": "inProgress",
+            "queueTime": stamp,
+            "definition": {"id": pipeline_id, "name": f"pipeline-{pipeline_id}"},
+            "sourceBranch": ref,
+            "url": state.api(f"build/Builds/{run_id}"),
+        }
+        return run
+
+    @app.get(API + "/pipelines/{pipeline_id}/runs/{run_id}")
+    async def get_run(pipeline_id: int, run_id: int) -> dict[str, Any]:
+        run = state.runs.get(run_id)
+        if run is None or run["pipeline"]["id"] != pipeline_id:
+            raise AdoHttpError(404, f"Run {run_id} of pipeline {pipeline_id} was not found.",
+                               "PipelineRunNotFoundException")
+        return run
+
+    @app.get(API + "/build/builds")
+    async def list_builds(request: Request) -> dict[str, Any]:
+        query = request.query_params
+        definitions = {int(d) for d in query.get("definitions", "").split(",") if d}
+        branch = query.get("branchName")
+        builds = [b for b in state.builds.values()
+                  if (not definitions or b["definition"]["id"] in definitions)
+                  and (branch is None or b["sourceBranch"] == branch)]
+        builds.sort(key=lambda b: (b["queueTime"], b["id"]), reverse=True)
+        return listing(builds[: int(query.get("$top", len(builds) or 1))])

@@ -1,0 +1,297 @@
+"""What the ADO emulator remembers: git repositories (real, on disk) and in-memory work items, pull
+requests, threads, reviewers, statuses, pipeline runs and builds. Records are kept in ADO's own JSON
+shape, so rendering is a copy and the contract test checks the shapes the client will really meet."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.emulators.ado.errors import AdoHttpError
+from tests.emulators.ado.faults import FaultBook
+from tests.emulators.ado.repos import ZERO, EmulatedRepo
+
+THREAD_STATUSES = ["unknown", "active", "fixed", "wontFix", "closed", "byDesign", "pending"]
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+class EmulatorState:
+    """One organisation/project; the app's handlers run one at a time on the event loop, so no locks."""
+
+    def __init__(self, root: Path, org: str = "org", project: str = "proj") -> None:
+        self.root = root
+        self.org = org
+        self.project = project
+        self.base_url = ""
+        self.faults = FaultBook()
+        self.repos: dict[str, EmulatedRepo] = {}
+        self.work_items: dict[int, dict[str, Any]] = {}
+        self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.pull_requests: dict[int, dict[str, Any]] = {}
+        self.threads: dict[int, list[dict[str, Any]]] = {}
+        self.statuses: dict[int, list[dict[str, Any]]] = {}
+        self.runs: dict[int, dict[str, Any]] = {}
+        self.builds: dict[int, dict[str, Any]] = {}
+        self.pushes: list[dict[str, Any]] = []
+        self.auth_headers: list[str] = []
+        self._ids = itertools.count(1)
+        self.identity = {
+            "displayName": "Ticketpilot Bot",
+            "id": str(uuid.uuid4()),
+            "uniqueName": "bot@ticketpilot.local",
+        }
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def api(self, tail: str) -> str:
+        return f"{self.base_url}/{self.org}/{self.project}/_apis/{tail}"
+
+    def who(self) -> dict[str, Any]:
+        url = f"{self.base_url}/{self.org}/_apis/Identities/{self.identity['id']}"
+        return {**self.identity, "url": url, "imageUrl": f"{url}/avatar"}
+
+    # --- seeding (admin API) ------------------------------------------------------------------------
+
+    def create_repo(self, name: str, files: dict[str, str]) -> EmulatedRepo:
+        repo = EmulatedRepo(self.root, name)
+        self.repos[name] = repo
+        changes = [{"changeType": "add", "item": {"path": p}, "newContent": {"content": c}} for p, c in files.items()]
+        commit = repo.commit_changes(None, "Initial commit", changes)
+        repo.update_ref(repo.default_branch, ZERO, commit)
+        return repo
+
+    def create_work_item(self, fields: dict[str, Any]) -> dict[str, Any]:
+        item_id = self.next_id()
+        stamp = now()
+        base = {"System.Id": item_id, "System.Rev": 1, "System.State": "New", "System.WorkItemType": "Task",
+                "System.TeamProject": self.project, "System.CreatedDate": stamp, "System.ChangedDate": stamp}
+        url = self.api(f"wit/workItems/{item_id}")
+        item = {"id": item_id, "rev": 1, "fields": base | fields, "relations": [], "url": url,
+                "_links": {"self": {"href": url}}}
+        self.work_items[item_id] = item
+        self.comments[item_id] = []
+        return item
+
+    # --- lookups ------------------------------------------------------------------------------------
+
+    def repo(self, name_or_id: str) -> EmulatedRepo:
+        for repo in self.repos.values():
+            if name_or_id in (repo.name, repo.id):
+                return repo
+        raise AdoHttpError(404, f"TF401019: The Git repository with name or identifier {name_or_id} does not exist "
+                                "or you do not have permissions for the operation you are attempting.",
+                           "GitRepositoryNotFoundException", 401019)
+
+    def work_item(self, item_id: int) -> dict[str, Any]:
+        if item_id not in self.work_items:
+            raise AdoHttpError(404, f"TF401232: Work item {item_id} does not exist, or you do not have permissions "
+                                    "to read it.", "WorkItemUnauthorizedAccessException", 401232)
+        return self.work_items[item_id]
+
+    def pull_request(self, repo: EmulatedRepo, pr_id: int) -> dict[str, Any]:
+        pr = self.pull_requests.get(pr_id)
+        if pr is None or pr["repository"]["id"] != repo.id:
+            raise AdoHttpError(404, f"TF401180: The requested pull request was not found: {pr_id}.",
+                               "GitPullRequestNotFoundException", 401180)
+        return pr
+
+    def repo_ref(self, repo: EmulatedRepo) -> dict[str, Any]:
+        url = self.api(f"git/repositories/{repo.id}")
+        return {"id": repo.id, "name": repo.name, "url": url,
+                "project": {"id": self.project, "name": self.project, "state": "wellFormed"}}
+
+    def commit_ref(self, repo: EmulatedRepo, sha: str) -> dict[str, Any]:
+        return {"commitId": sha, "url": self.api(f"git/repositories/{repo.id}/commits/{sha}")}
+
+    def commit(self, repo: EmulatedRepo, sha: str) -> dict[str, Any]:
+        info = repo.commit_info(sha)
+        if info is None:
+            raise AdoHttpError(404, f"TF401175: The commit {sha} could not be found.", "GitCommitDoesNotExist")
+        return {
+            "treeId": info["tree"],
+            "commitId": sha,
+            "author": {"name": info["an"], "email": info["ae"], "date": info["ad"]},
+            "committer": {"name": info["cn"], "email": info["ce"], "date": info["cd"]},
+            "comment": info["message"],
+            "parents": info["parents"].split(),
+            "url": self.api(f"git/repositories/{repo.id}/commits/{sha}"),
+            "_links": {"self": {"href": self.api(f"git/repositories/{repo.id}/commits/{sha}")}},
+        }
+
+    # --- pull requests ------------------------------------------------------------------------------
+
+    def open_pr(self, repo: EmulatedRepo, body: dict[str, Any]) -> dict[str, Any]:
+        source, target = str(body.get("sourceRefName", "")), str(body.get("targetRefName", ""))
+        source_tip, target_tip = repo.tip(source), repo.tip(target)
+        if source_tip is None or target_tip is None:
+            missing = source if source_tip is None else target
+            raise AdoHttpError(400, f"TF401398: The pull request cannot be activated because the source and/or the "
+                                    f"target branch no longer exists ({missing}).", "InvalidArgumentValueException")
+        for pr in self.pull_requests.values():
+            same = (pr["sourceRefName"], pr["targetRefName"], pr["status"]) == (source, target, "active")
+            if same and pr["repository"]["id"] == repo.id:
+                raise AdoHttpError(409, "TF401179: An active pull request for the source and target branch already "
+                                        "exists.", "GitPullRequestExistsException", 401179)
+        pr_id = self.next_id()
+        merge = repo.test_merge(target_tip, source_tip)
+        url = self.api(f"git/repositories/{repo.id}/pullRequests/{pr_id}")
+        pr = {
+            "repository": self.repo_ref(repo),
+            "pullRequestId": pr_id,
+            "codeReviewId": pr_id,
+            "status": "active",
+            "createdBy": self.who(),
+            "creationDate": now(),
+            "title": str(body.get("title", "")),
+            "description": str(body.get("description", "")),
+            "sourceRefName": source,
+            "targetRefName": target,
+            "isDraft": bool(body.get("isDraft", False)),
+            "mergeStatus": "conflicts" if merge is None else "succeeded",
+            "mergeId": str(uuid.uuid4()),
+            "lastMergeSourceCommit": self.commit_ref(repo, source_tip),
+            "lastMergeTargetCommit": self.commit_ref(repo, target_tip),
+            **({"lastMergeCommit": self.commit_ref(repo, merge)} if merge else {}),
+            "reviewers": [],
+            "workItemRefs": [{"id": str(w["id"]), "url": self.api(f"wit/workItems/{w['id']}")}
+                             for w in body.get("workItemRefs") or []],
+            "url": url,
+            "_links": {"self": {"href": url}, "repository": {"href": self.repo_ref(repo)["url"]}},
+            "supportsIterations": True,
+            "artifactId": f"vstfs:///Git/PullRequestId/{self.project}%2f{repo.id}%2f{pr_id}",
+        }
+        self.pull_requests[pr_id] = pr
+        self.threads[pr_id] = []
+        self.statuses[pr_id] = []
+        return pr
+
+    def update_pr(self, repo: EmulatedRepo, pr_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        pr = self.pull_request(repo, pr_id)
+        for key in ("title", "description", "isDraft"):
+            if key in body:
+                pr[key] = body[key]
+        status = body.get("status")
+        if status == "completed" and pr["status"] != "completed":
+            self._complete(repo, pr, body)
+        elif status == "abandoned" and pr["status"] == "active":
+            pr |= {"status": "abandoned", "closedDate": now(), "closedBy": self.who()}
+        return pr
+
+    def _complete(self, repo: EmulatedRepo, pr: dict[str, Any], body: dict[str, Any]) -> None:
+        wanted = (body.get("lastMergeSourceCommit") or {}).get("commitId")
+        if not wanted:
+            raise AdoHttpError(400, "The 'lastMergeSourceCommit' must be supplied to complete a pull request.",
+                               "InvalidArgumentValueException")
+        if pr["isDraft"]:
+            raise AdoHttpError(400, "TF401467: A draft pull request cannot be completed.",
+                               "InvalidArgumentValueException")
+        source = repo.tip(pr["sourceRefName"])
+        if source != wanted:
+            raise AdoHttpError(409, f"TF401181: The pull request's source branch moved to {source}; it was completed "
+                                    f"as of {wanted}.", "GitPullRequestStaleException", 401181)
+        options = body.get("completionOptions") or {}
+        strategy = options.get("mergeStrategy", "noFastForward")
+        if strategy not in ("squash", "noFastForward"):
+            raise AdoHttpError(400, f"the emulator merges squash or noFastForward, not {strategy}",
+                               "InvalidArgumentValueException")
+        message = f"Merged PR {pr['pullRequestId']}: {pr['title']}"
+        merged = repo.squash_merge(pr["targetRefName"], source, message, squash=strategy == "squash")
+        if merged is None:
+            pr["mergeStatus"] = "conflicts"
+            raise AdoHttpError(409, "TF401192: The pull request has merge conflicts.", "GitPullRequestMergeConflict")
+        if options.get("deleteSourceBranch"):
+            repo.update_ref(pr["sourceRefName"], source, ZERO)
+        pr |= {
+            "status": "completed",
+            "mergeStatus": "succeeded",
+            "closedDate": now(),
+            "closedBy": self.who(),
+            "completionOptions": options,
+            "lastMergeCommit": self.commit_ref(repo, merged),
+            "lastMergeSourceCommit": self.commit_ref(repo, source),
+        }
+
+    def add_thread(self, pr_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        stamp = now()
+        comments = []
+        for index, comment in enumerate(body.get("comments") or [], start=1):
+            kind = comment.get("commentType", "text")
+            comments.append({
+                "id": index,
+                "parentCommentId": int(comment.get("parentCommentId", 0)),
+                "author": self.who(),
+                "content": str(comment.get("content", "")),
+                "publishedDate": stamp,
+                "lastUpdatedDate": stamp,
+                "lastContentUpdatedDate": stamp,
+                "commentType": ["unknown", "text", "codeChange", "system"][kind] if isinstance(kind, int) else kind,
+                "usersLiked": [],
+            })
+        status = body.get("status", "active")
+        thread_id = self.next_id()
+        thread = {
+            "pullRequestThreadContext": None,
+            "id": thread_id,
+            "publishedDate": stamp,
+            "lastUpdatedDate": stamp,
+            "comments": comments,
+            "status": THREAD_STATUSES[status] if isinstance(status, int) else status,
+            "threadContext": None,
+            "properties": {},
+            "isDeleted": False,
+            "_links": {"self": {"href": self.api(f"git/pullRequests/{pr_id}/threads/{thread_id}")}},
+        }
+        self.threads[pr_id].append(thread)
+        return thread
+
+    def set_reviewer(
+        self, repo: EmulatedRepo, pr: dict[str, Any], reviewer_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        reviewer = next((r for r in pr["reviewers"] if r["id"] == reviewer_id), None)
+        if reviewer is None:
+            url = f"{self.base_url}/{self.org}/_apis/Identities/{reviewer_id}"
+            reviewer = {
+                "reviewerUrl": self.api(f"git/repositories/{repo.id}/pullRequests/{pr['pullRequestId']}"
+                                        f"/reviewers/{reviewer_id}"),
+                "vote": 0,
+                "displayName": f"Reviewer {reviewer_id[:8]}",
+                "url": url,
+                "id": reviewer_id,
+                "uniqueName": f"{reviewer_id[:8]}@example.test",
+                "imageUrl": f"{url}/avatar",
+            }
+            pr["reviewers"].append(reviewer)
+        vote = int(body.get("vote", reviewer["vote"]))
+        if vote not in (10, 5, 0, -5, -10):
+            raise AdoHttpError(400, f"vote {vote} is not one of 10, 5, 0, -5, -10", "InvalidArgumentValueException")
+        reviewer["vote"] = vote
+        if "isRequired" in body:
+            reviewer["isRequired"] = bool(body["isRequired"])
+        return reviewer
+
+    def add_status(self, pr_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        context = body.get("context") or {}
+        if not context.get("name"):
+            raise AdoHttpError(400, "A status context name is required.", "InvalidArgumentValueException")
+        stamp = now()
+        status = {
+            "id": len(self.statuses[pr_id]) + 1,
+            "state": body.get("state", "notSet"),
+            "description": str(body.get("description", "")),
+            "context": {"name": context["name"], "genre": context.get("genre", "")},
+            "creationDate": stamp,
+            "updatedDate": stamp,
+            "createdBy": self.who(),
+            "_links": {"self": {"href": self.api(f"git/pullRequests/{pr_id}/statuses")}},
+        }
+        if body.get("targetUrl"):
+            status["targetUrl"] = body["targetUrl"]
+        self.statuses[pr_id].append(status)
+        return status
