@@ -64,7 +64,7 @@ class Spawner:
                     except AirflowApiError as exc:
                         self._failed(conn, row, str(exc))
                         continue
-                    conn.execute("UPDATE ticketpilot.outbox SET processed_at = now(), run_id = %s, "
+                    conn.execute("UPDATE ticketpilot.outbox SET processed_at = clock_timestamp(), run_id = %s, "
                                  "attempts = attempts + 1, last_error = NULL WHERE id = %s",
                                  (run["dag_run_id"], row["id"]))
                     log.info("%s %s run %s", "triggered" if created else "found", row["dag_id"], run["dag_run_id"])
