@@ -36,12 +36,17 @@ class TicketSpec:
 _QUERY = """
 SELECT t.ticket, te.scm_kind, te.approvers
 FROM ticketpilot.tickets t JOIN ticketpilot.tenants te USING (tenant_id)
-WHERE (t.state = 'open' OR t.closed_at > now() - %(retention)s) {only}
+WHERE (t.state = 'open'
+       OR (t.closed_at > now() - %(retention)s
+           AND EXISTS (SELECT 1 FROM ticketpilot.outbox o WHERE o.ticket_key = t.ticket_key AND o.run_id IS NOT NULL)))
+  {only}
 ORDER BY t.tenant_id, t.workitem_id
 """
 
 
 def load_specs(db_url: str | None = None, only_dag_id: str | None = None) -> list[TicketSpec]:
+    """Open tickets, plus closed ones that ran, for the retention window (their DAG keeps its run history
+    browsable); a ticket closed before it ever ran never gets a DAG."""
     query = _QUERY.format(only="AND t.dag_id = %(dag_id)s" if only_dag_id else "")
     with connect(db_url, autocommit=True) as conn:
         rows = conn.execute(query, {"retention": RETENTION, "dag_id": only_dag_id}).fetchall()

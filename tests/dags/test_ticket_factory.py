@@ -62,6 +62,16 @@ def test_closed_tickets_drop_out_after_retention(dagbag: DagBag) -> None:
     assert "ticket__demo__900" not in dagbag.dag_ids
 
 
+def test_recently_closed_ticket_keeps_its_dag_only_if_it_ran(db: psycopg.Connection) -> None:
+    ran = make_ticket(910, ChangeKind.LINT_FIX, RiskClass.R0)
+    never_ran = make_ticket(911, ChangeKind.DOCS, RiskClass.R0)
+    insert(db, [ran, never_ran])
+    db.execute("UPDATE ticketpilot.tickets SET state = 'closed', closed_at = now() - interval '1 hour'")
+    db.execute("INSERT INTO ticketpilot.outbox (ticket_key, dag_id, rev, run_id, processed_at) "
+               "VALUES (%s, %s, 1, 'ticket__r1', now())", (ran.ticket_key, ran.dag_id))
+    assert [s.ticket.dag_id for s in load_specs()] == [ran.dag_id]
+
+
 @pytest.mark.parametrize(("workitem", "kind", "risk"), SEEDED, ids=[f"ticket__demo__{w}" for w, _, _ in SEEDED])
 def test_ticket_dag_follows_the_ticket(dagbag: DagBag, workitem: int, kind: ChangeKind, risk: RiskClass) -> None:
     dag = dagbag.dags[f"ticket__demo__{workitem}"]
