@@ -104,6 +104,12 @@ class AirflowClient:
             params["run_id"] = run_id
         return self.request("GET", "/api/v2/eventLogs", params=params).json()["event_logs"]
 
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom value (the agent's result for agent steps), None when it has none."""
+        response = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/"
+                                f"{key}", ok=(200, 404), params={"deserialize": "true"})
+        return response.json().get("value") if response.status_code == 200 else None
+
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
         """The task's log as text (structured lines joined), for people and tests to read."""
         response = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/"

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from include.airflow_client import AirflowClient
 from include.contracts import Ticket
 from include.demo.repo import DEMO_REPO, demo_repo_files
 from include.demo.tickets import demo_deliveries
@@ -83,7 +84,7 @@ def file_tickets(platform: Platform, spec: TenantSpec) -> dict[str, RunView]:
     return runs
 
 
-def report(forge: LocalForge, runs: dict[str, RunView]) -> bool:
+def report(forge: LocalForge, runs: dict[str, RunView], client: AirflowClient) -> bool:
     """Print each ticket's outcome; True when every ticket is merged and documented."""
     all_good = True
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,8 +104,12 @@ def report(forge: LocalForge, runs: dict[str, RunView]) -> bool:
                 print(f"  PR #{pr.pr_id} {pr.url} [{pr.status}] {pr.source_branch} → {pr.target_branch}"
                       f" merge {(pr.merge_commit or '')[:10]}")
                 print("  diff:\n" + _indent(_diffstat(forge, pr.pr_id)))
+                for step in ("test_fix_loop", "review"):
+                    result = client.xcom(view.dag_id, view.run_id, step) if view.run_id else None
+                    if isinstance(result, dict):
+                        print(f"  {step}: {result.get('summary', '')}")
                 for comment in forge.comments(pr.pr_id):
-                    print(f"  review: {comment.body.splitlines()[0][:140]}")
+                    print(f"  review comment: {comment.body.splitlines()[0][:140]}")
             print(f"  approvals: {', '.join(view.approved_by) or 'none needed (merged on green)'}")
             print("  steps: " + ", ".join(_step_times(view)))
             lines = [ln for ln in changelog.splitlines() if f"AB#{ticket.workitem_id}" in ln]
@@ -145,6 +150,6 @@ def run_demo(platform: Platform) -> int:
     with platform.client() as client:
         follow(client, runs, on_gate=lambda view: approve_gate(platform.api_url, view), timeout=1200,
                on_change=lambda v: print(f"  {v.ticket_key}: {v.state} ({time.monotonic() - started:.0f}s)"))
-    ok = report(forge, runs)
+        ok = report(forge, runs, client)
     print("\n" + ("All sample tickets merged and documented." if ok else "Some tickets did not finish: see above."))
     return 0 if ok else 1

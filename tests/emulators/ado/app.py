@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from tests.emulators.ado.errors import AdoHttpError
 from tests.emulators.ado.faults import Fault, FaultMiddleware
+from tests.emulators.ado.git_http import git_http_routes
 from tests.emulators.ado.repos import ZERO
 from tests.emulators.ado.state import EmulatorState, now
 
@@ -48,6 +49,7 @@ def create_app(state: EmulatorState) -> FastAPI:
     _git_routes(app, state)
     _pull_request_routes(app, state)
     _pipeline_routes(app, state)
+    git_http_routes(app, state)
     return FaultMiddleware(app, state.faults)  # type: ignore[return-value]
 
 
@@ -148,6 +150,10 @@ def _work_item_routes(app: FastAPI, state: EmulatorState) -> None:
 
 
 def _git_routes(app: FastAPI, state: EmulatorState) -> None:
+    @app.get(API + "/git/repositories/{repo}")
+    async def get_repository(repo: str) -> dict[str, Any]:
+        return state.repository(state.repo(repo))
+
     @app.get(API + "/git/repositories/{repo}/refs")
     async def list_refs(repo: str, request: Request) -> dict[str, Any]:
         found = state.repo(repo)
@@ -247,6 +253,14 @@ def _pull_request_routes(app: FastAPI, state: EmulatorState) -> None:
         ]
         return listing(matches)
 
+    @app.get(API + "/git/pullrequests/{pr_id}")
+    async def get_pr_by_id(pr_id: int) -> dict[str, Any]:
+        pr = state.pull_requests.get(pr_id)
+        if pr is None:
+            raise AdoHttpError(404, f"TF401180: The requested pull request was not found: {pr_id}.",
+                               "GitPullRequestNotFoundException", 401180)
+        return pr
+
     @app.get(prs + "/{pr_id}")
     async def get_pr(repo: str, pr_id: int) -> dict[str, Any]:
         return state.pull_request(state.repo(repo), pr_id)
@@ -259,6 +273,11 @@ def _pull_request_routes(app: FastAPI, state: EmulatorState) -> None:
     async def create_thread(repo: str, pr_id: int, body: dict[str, Any]) -> dict[str, Any]:
         state.pull_request(state.repo(repo), pr_id)
         return state.add_thread(pr_id, body)
+
+    @app.get(pr_sub + "/threads")
+    async def list_threads(repo: str, pr_id: int) -> dict[str, Any]:
+        state.pull_request(state.repo(repo), pr_id)
+        return listing(state.threads[pr_id])
 
     @app.put(pr_sub + "/reviewers/{reviewer_id}")
     async def set_reviewer(repo: str, pr_id: int, reviewer_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -273,6 +292,11 @@ def _pull_request_routes(app: FastAPI, state: EmulatorState) -> None:
     async def create_status(repo: str, pr_id: int, body: dict[str, Any]) -> dict[str, Any]:
         state.pull_request(state.repo(repo), pr_id)
         return state.add_status(pr_id, body)
+
+    @app.get(pr_sub + "/statuses")
+    async def list_statuses(repo: str, pr_id: int) -> dict[str, Any]:
+        state.pull_request(state.repo(repo), pr_id)
+        return listing(state.statuses[pr_id])
 
 
 def _pipeline_routes(app: FastAPI, state: EmulatorState) -> None:

@@ -107,6 +107,12 @@ class EmulatorState:
         return {"id": repo.id, "name": repo.name, "url": url,
                 "project": {"id": self.project, "name": self.project, "state": "wellFormed"}}
 
+    def repository(self, repo: EmulatedRepo) -> dict[str, Any]:
+        """A GitRepository; `remoteUrl` is served by git_http, as ADO serves it over HTTPS."""
+        remote = f"{self.base_url}/{self.org}/{self.project}/_git/{repo.name}"
+        return self.repo_ref(repo) | {"defaultBranch": repo.default_branch, "remoteUrl": remote,
+                                      "webUrl": remote, "isDisabled": False, "isInMaintenance": False}
+
     def commit_ref(self, repo: EmulatedRepo, sha: str) -> dict[str, Any]:
         return {"commitId": sha, "url": self.api(f"git/repositories/{repo.id}/commits/{sha}")}
 
@@ -243,7 +249,7 @@ class EmulatorState:
             "lastUpdatedDate": stamp,
             "comments": comments,
             "status": THREAD_STATUSES[status] if isinstance(status, int) else status,
-            "threadContext": None,
+            "threadContext": body.get("threadContext"),
             "properties": {},
             "isDeleted": False,
             "_links": {"self": {"href": self.api(f"git/pullRequests/{pr_id}/threads/{thread_id}")}},
