@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from include.scm.ado.adapter import STATUS_GENRE, AdoAdapter
 from include.scm.ado.auth import BearerAuth, PatAuth, entra_token_provider
 from include.scm.ado.client import API_VERSION, COMMENTS_API_VERSION, AdoClient, branch_ref
 from include.scm.ado.errors import AdoError, RetryBudgetExceeded, StaleRevision
@@ -10,6 +11,8 @@ from include.scm.ado.retry import RetryPolicy
 
 __all__ = [
     "API_VERSION",
+    "STATUS_GENRE",
+    "AdoAdapter",
     "COMMENTS_API_VERSION",
     "AdoClient",
     "AdoError",

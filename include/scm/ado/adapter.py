@@ -1,0 +1,421 @@
+"""The `ado` SCM adapter: the ScmAdapter contract over Azure DevOps REST 7.1 for one tenant's project.
+
+Writes go through REST (pushes, pull requests, threads, statuses), reads of history and content go through
+a bare mirror fetched over git's smart HTTP, because the REST commit list truncates messages (and so the
+`Ticketpilot-Key` trailers a retry looks for) and has no diff. The credential reaches git only as an
+`http.extraHeader` in the environment of each git process (GIT_CONFIG_COUNT/KEY/VALUE), never in a config
+file on disk or in argv. Idempotency follows include/scm/base.py: commits by trailer, PRs by source branch,
+comments by a hidden marker line, merges by PR status."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, ParamSpec, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from include.scm.ado.client import AdoClient, branch_ref
+from include.scm.ado.errors import AdoError
+from include.scm.ado.models import AdoModel, IdentityRef, ItemChange, PrComment, PullRequestStatus
+from include.scm.ado.models import PullRequest as AdoPullRequest
+from include.scm.ado.retry import RetryPolicy
+from include.scm.base import Comment, FileChange, PullRequest, ScmError
+from include.scm.git import BareRepo, check_path, run_git, with_trailer
+from include.scm.local import KEY_TRAILER, STATUS_STATES
+from include.settings import get_settings
+
+STATUS_GENRE = "ticketpilot"
+_TRIES = 5  # pushes refused as stale before a moving branch is reported
+_MARKER = "<!-- ticketpilot:key={} -->"
+_HINTS = {
+    401: "The credential was refused: renew the PAT (or the Entra principal's access) in the tenant's "
+    "Azure DevOps connection.",
+    403: "The identity lacks permission: grant it Code (Read & write) and Pull Request Threads on the project.",
+    404: "Check that the repository, branch or pull request exists in this project and the identity can see it.",
+    409: "Someone changed it concurrently: retry the task.",
+    429: "Azure DevOps is throttling this identity: retry the task later.",
+    503: "Azure DevOps is unavailable: retry the task later.",
+}
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _mapped(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Turn a raw AdoError into a ScmError that says what was being done and what to do about it."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except AdoError as exc:
+                hint = _HINTS.get(exc.status, "")
+                raise ScmError(f"Azure DevOps: {action} failed ({exc}). {hint}".rstrip()) from exc
+
+        return inner
+
+    return wrap
+
+
+class Repository(AdoModel):
+    id: str
+    name: str
+    default_branch: str = "refs/heads/main"
+    remote_url: str
+    web_url: str = ""
+
+
+class RepositoryRef(AdoModel):
+    id: str
+    name: str
+
+
+class RepoPullRequest(AdoPullRequest):
+    """A pull request as the project-wide endpoints return it: it names its repository."""
+
+    repository: RepositoryRef
+
+
+class ThreadComment(PrComment):
+    author: IdentityRef | None = None
+
+
+class Thread(AdoModel):
+    id: int
+    comments: list[ThreadComment] = []
+    thread_context: dict[str, Any] | None = None
+    is_deleted: bool = False
+
+
+class AdapterClient(AdoClient):
+    """The few REST reads and writes the adapter needs beyond AdoClient."""
+
+    def repository(self, repo: str) -> Repository:
+        return self._get(f"git/repositories/{quote(repo, safe='')}", Repository)
+
+    def pr_by_id(self, pr_id: int) -> RepoPullRequest:
+        return self._get(f"git/pullrequests/{pr_id}", RepoPullRequest)
+
+    def prs_from(self, repo: str, source: str) -> list[RepoPullRequest]:
+        criteria = {"searchCriteria.sourceRefName": branch_ref(source), "searchCriteria.status": "all"}
+        return self._list(f"git/repositories/{quote(repo, safe='')}/pullrequests", RepoPullRequest, **criteria)
+
+    def threads(self, repo: str, pr_id: int) -> list[Thread]:
+        return self._list(f"git/repositories/{quote(repo, safe='')}/pullRequests/{pr_id}/threads", Thread)
+
+    def open_thread(self, repo: str, pr_id: int, content: str, path: str | None, line: int | None) -> Thread:
+        body: dict[str, Any] = {"comments": [{"parentCommentId": 0, "content": content, "commentType": 1}],
+                                "status": 1}
+        if path is not None:
+            start = {"line": line or 1, "offset": 1}
+            body["threadContext"] = {"filePath": "/" + path.lstrip("/"), "rightFileStart": start,
+                                     "rightFileEnd": start}
+        data = self._call("POST", f"git/repositories/{quote(repo, safe='')}/pullRequests/{pr_id}/threads", body=body)
+        return Thread.model_validate(data)
+
+    def pr_statuses(self, repo: str, pr_id: int) -> list[PullRequestStatus]:
+        return self._list(f"git/repositories/{quote(repo, safe='')}/pullRequests/{pr_id}/statuses", PullRequestStatus)
+
+
+class AdoAdapter:
+    """The ScmAdapter of one tenant over one Azure DevOps project. Repository names are ADO names."""
+
+    def __init__(
+        self,
+        tenant: str,
+        org_url: str,
+        project: str,
+        auth: httpx.Auth,
+        *,
+        cache_dir: Path | None = None,
+        policy: RetryPolicy | None = None,
+        merge_wait: float = 60.0,
+    ) -> None:
+        self.tenant = tenant
+        self.client = AdapterClient(org_url, project, auth=auth, policy=policy)
+        self.cache_dir = Path(cache_dir or get_settings().home / "ado-mirrors" / tenant)
+        self.merge_wait = merge_wait
+        self._auth = auth
+        self._repos: dict[str, Repository] = {}
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- repositories and branches -------------------------------------------------------------------
+
+    @_mapped("reading the repository")
+    def _repository(self, repo: str) -> Repository:
+        if repo not in self._repos:
+            self._repos[repo] = self.client.repository(repo)
+        return self._repos[repo]
+
+    def default_branch(self, repo: str) -> str:
+        return self._repository(repo).default_branch.removeprefix("refs/heads/")
+
+    @_mapped("reading a branch")
+    def head(self, repo: str, branch: str) -> str | None:
+        self._repository(repo)
+        return self.client.head(repo, branch)
+
+    @_mapped("creating a branch")
+    def ensure_branch(self, repo: str, branch: str, from_branch: str) -> str:
+        if (tip := self.head(repo, branch)) is not None:
+            return tip
+        start = self._tip(repo, from_branch)
+        try:
+            return self.client.create_branch(repo, branch, start).object_id
+        except AdoError as exc:  # created by someone else meanwhile: theirs stands, as with local
+            if exc.status != 409 or (tip := self.head(repo, branch)) is None:
+                raise
+            return tip
+
+    def checkout(self, repo: str, branch: str, dest: Path) -> Path:
+        """Clone into `dest`, or bring an existing clone of this repository to the branch tip (discarding
+        local edits: the copy is for reading and running, writes go through commit_files)."""
+        remote = self._repository(repo).remote_url
+        self._tip(repo, branch)
+        dest, env = Path(dest), self._git_env()
+        if not (dest / ".git").is_dir():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            run_git("clone", "--quiet", f"--branch={branch}", "--", remote, str(dest), cwd=dest.parent, env=env)
+            return dest
+        origin = run_git("config", "--get", "remote.origin.url", cwd=dest, ok=(0, 1)).stdout.strip()
+        if origin != remote:
+            raise ScmError(f"{dest} is a clone of {origin or 'nothing'!r}, not of {remote}; use another dest")
+        run_git("fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}", cwd=dest, env=env)
+        run_git("checkout", "--quiet", "--force", "-B", branch, f"refs/remotes/origin/{branch}", cwd=dest)
+        run_git("clean", "--quiet", "-ffd", cwd=dest)
+        return dest
+
+    @_mapped("pushing a commit")
+    def commit_files(
+        self, repo: str, branch: str, changes: list[FileChange], message: str, idempotency_key: str
+    ) -> str:
+        """Push one commit with a `Ticketpilot-Key` trailer on top of the branch tip. Nothing is pushed when
+        a commit on this branch (and not on the default branch) carries the key, or when every change leaves
+        its file as it is. Returns the branch tip."""
+        message = with_trailer(message, KEY_TRAILER, idempotency_key)
+        default = self.default_branch(repo)
+        exclude = None if branch == default else f"refs/heads/{default}"
+        self._tip(repo, branch)
+        for _ in range(_TRIES):
+            mirror = self._mirror(repo, branch, default)
+            tip = str(mirror.rev(f"refs/heads/{branch}"))
+            if mirror.find_trailer(tip, KEY_TRAILER, idempotency_key, exclude=exclude):
+                return tip
+            edits = _item_changes(mirror, tip, changes)
+            if not edits:
+                return tip
+            try:
+                return self.client.push(repo, branch, tip, message, edits).commit_id
+            except AdoError as exc:
+                if exc.status != 409:  # 409: the branch moved since the fetch; look again
+                    raise
+        raise ScmError(f"branch {branch!r} of {repo!r} moved {_TRIES} times during one commit; retry later")
+
+    def _tip(self, repo: str, branch: str) -> str:
+        tip = self.head(repo, branch)
+        if tip is None:
+            raise ScmError(f"unknown branch {branch!r} in Azure DevOps repository {repo!r} of tenant {self.tenant!r}")
+        return tip
+
+    def _mirror(self, repo: str, *branches: str) -> BareRepo:
+        """The tenant's bare mirror of `repo` with `branches` fetched fresh (history and content reads)."""
+        info = self._repository(repo)
+        path = self.cache_dir / f"{info.id}.git"
+        if not (path / "HEAD").is_file():
+            path.mkdir(parents=True, exist_ok=True)
+            run_git("init", "--quiet", "--bare", ".", cwd=path)
+        refspecs = [f"+refs/heads/{b}:refs/heads/{b}" for b in dict.fromkeys(branches)]
+        run_git("fetch", "--quiet", "--no-tags", info.remote_url, *refspecs, cwd=path, env=self._git_env())
+        return BareRepo(path)
+
+    def _git_env(self) -> dict[str, str]:
+        """The Authorization header the REST client sends, handed to git for this one process."""
+        request = httpx.Request("GET", self.client.base_url)
+        next(self._auth.sync_auth_flow(request))
+        return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+                "GIT_CONFIG_VALUE_0": f"Authorization: {request.headers['Authorization']}"}
+
+    # --- pull requests ------------------------------------------------------------------------------
+
+    @_mapped("looking up pull requests")
+    def find_pr(self, repo: str, source_branch: str) -> PullRequest | None:
+        """The active PR from `source_branch`, else its most recent one, so a retry sees a finished merge."""
+        self._repository(repo)
+        found = self.client.prs_from(repo, source_branch)
+        found.sort(key=lambda pr: (pr.status == "active", pr.pull_request_id), reverse=True)
+        return self._pr(found[0]) if found else None
+
+    @_mapped("opening a pull request")
+    def open_pr(
+        self,
+        repo: str,
+        source_branch: str,
+        target_branch: str,
+        title: str,
+        description: str,
+        *,
+        draft: bool,
+        workitem_id: int | None,
+    ) -> PullRequest:
+        self._tip(repo, source_branch)
+        self._tip(repo, target_branch)
+        items = [workitem_id] if workitem_id is not None else []
+        opened = self.client.create_pr(repo, source_branch, target_branch, title, description, is_draft=draft,
+                                       work_item_ids=items)
+        return self.get_pr(opened.pull_request_id)
+
+    @_mapped("reading a pull request")
+    def get_pr(self, pr_id: int) -> PullRequest:
+        return self._pr(self.client.pr_by_id(pr_id))
+
+    @_mapped("publishing a pull request")
+    def publish(self, pr_id: int) -> PullRequest:
+        self.client.publish_pr(self._repo_of(pr_id), pr_id)
+        return self.get_pr(pr_id)
+
+    @_mapped("commenting on a pull request")
+    def comment(
+        self, pr_id: int, body: str, idempotency_key: str, *, path: str | None = None, line: int | None = None
+    ) -> Comment:
+        """A new thread whose content ends in a hidden marker line carrying the key; a thread already holding
+        the marker is returned instead, so a retried comment appears once. Keys are unique per PR."""
+        if not idempotency_key.strip() or "\n" in idempotency_key or "--" in idempotency_key:
+            raise ScmError(f"comment key {idempotency_key!r} must be one line without '--'")
+        repo, marker = self._repo_of(pr_id), _MARKER.format(idempotency_key)
+        for thread in self.client.threads(repo, pr_id):
+            if thread.comments and marker in thread.comments[0].content.splitlines():
+                return _comment(thread)
+        return _comment(self.client.open_thread(repo, pr_id, f"{body.rstrip()}\n\n{marker}", path, line))
+
+    @_mapped("reading pull request comments")
+    def comments(self, pr_id: int) -> list[Comment]:
+        """One Comment per thread (its opening comment), skipping ADO's own system threads."""
+        threads = self.client.threads(self._repo_of(pr_id), pr_id)
+        return [_comment(t) for t in threads
+                if t.comments and not t.is_deleted and t.comments[0].comment_type != "system"]
+
+    @_mapped("posting a pull request status")
+    def set_status(self, pr_id: int, context: str, state: str, description: str = "") -> None:
+        if state not in STATUS_STATES:
+            raise ScmError(f"status state {state!r} is not one of {', '.join(STATUS_STATES)}")
+        self.client.create_status(self._repo_of(pr_id), pr_id, state, description, context,  # type: ignore[arg-type]
+                                  genre=STATUS_GENRE)
+
+    @_mapped("reading pull request statuses")
+    def statuses(self, pr_id: int) -> dict[str, str]:
+        """The latest state per context; ours by name, other services' as `genre/name`, as ADO shows them."""
+        latest: dict[str, str] = {}
+        for status in sorted(self.client.pr_statuses(self._repo_of(pr_id), pr_id), key=lambda s: s.id):
+            genre, name = status.context.genre, status.context.name
+            latest[name if genre in ("", STATUS_GENRE) else f"{genre}/{name}"] = status.state
+        return dict(sorted(latest.items()))
+
+    def diff(self, pr_id: int) -> str:
+        """Unified diff of the source branch against its merge base with the target, from the mirror."""
+        return self._diff(pr_id)
+
+    def changed_files(self, pr_id: int) -> list[str]:
+        return self._diff(pr_id, "--name-only").splitlines()
+
+    def _diff(self, pr_id: int, *flags: str) -> str:
+        pr = self.get_pr(pr_id)
+        mirror = self._mirror(pr.repo, pr.source_branch, pr.target_branch)
+        return mirror.git("diff", *flags, f"refs/heads/{pr.target_branch}...refs/heads/{pr.source_branch}", "--")
+
+    @_mapped("completing a pull request")
+    def merge(self, pr_id: int, strategy: Literal["squash"] = "squash") -> PullRequest:
+        """Complete the PR as of its source tip with a squash merge; a completed PR is returned unchanged.
+        Drafts and PRs with failing statuses are refused, as by the local forge."""
+        if strategy != "squash":
+            raise ScmError(f"merge strategy {strategy!r} is not supported; use 'squash'")
+        pr = self.get_pr(pr_id)
+        if pr.status == "completed":
+            return pr
+        if pr.status == "abandoned":
+            raise ScmError(f"PR {pr_id} was abandoned; open a new PR to merge {pr.source_branch!r}")
+        if pr.is_draft:
+            raise ScmError(f"PR {pr_id} is a draft; publish it first, then merge")
+        failing = sorted(c for c, state in self.statuses(pr_id).items() if state in ("failed", "error"))
+        if failing:
+            raise ScmError(f"PR {pr_id} has failing statuses: {', '.join(failing)}; fix them, then merge")
+        source = self._tip(pr.repo, pr.source_branch)
+        self.client.complete_pr(pr.repo, pr_id, source, "squash")
+        return self._await_completion(pr_id)
+
+    def _await_completion(self, pr_id: int) -> PullRequest:
+        """ADO may merge after answering the PATCH; wait a bounded time for the PR to complete."""
+        deadline = time.monotonic() + self.merge_wait
+        while True:
+            raw = self.client.pr_by_id(pr_id)
+            if raw.status == "completed":
+                return self._pr(raw)
+            if raw.merge_status in ("conflicts", "failure", "rejectedByPolicy") or time.monotonic() > deadline:
+                raise ScmError(f"PR {pr_id} did not complete (merge status {raw.merge_status!r}); resolve it in "
+                               f"Azure DevOps ({self._web_url(raw)}) and re-run the merge")
+            time.sleep(1.0)
+
+    def _repo_of(self, pr_id: int) -> str:
+        return self.get_pr(pr_id).repo
+
+    def _pr(self, raw: RepoPullRequest) -> PullRequest:
+        merged = raw.last_merge_commit if raw.status == "completed" else None
+        return PullRequest(
+            pr_id=raw.pull_request_id,
+            repo=raw.repository.name,
+            source_branch=raw.source_ref_name.removeprefix("refs/heads/"),
+            target_branch=raw.target_ref_name.removeprefix("refs/heads/"),
+            title=raw.title,
+            description=raw.description,
+            is_draft=raw.is_draft,
+            status=raw.status,  # type: ignore[arg-type]
+            workitem_id=int(raw.work_item_refs[0].id) if raw.work_item_refs else None,
+            merge_commit=merged.commit_id if merged else None,
+            url=self._web_url(raw),
+        )
+
+    def _web_url(self, raw: RepoPullRequest) -> str:
+        project_url = self.client.base_url.removesuffix("/_apis")
+        return f"{project_url}/_git/{quote(raw.repository.name)}/pullrequest/{raw.pull_request_id}"
+
+
+def _item_changes(mirror: BareRepo, tip: str, changes: list[FileChange]) -> list[ItemChange]:
+    """FileChanges as ADO push changes against `tip`: add or edit by whether the file exists, delete only
+    what exists, and nothing for a file whose content is already as asked."""
+    paths = [check_path(c.path) for c in changes]
+    listed = mirror.git("ls-tree", "-z", tip, "--", *paths) if paths else ""
+    blobs = {}
+    for entry in filter(None, listed.split("\0")):
+        meta, path = entry.split("\t", 1)
+        if meta.split()[1] == "blob":
+            blobs[path] = meta.split()[2]
+    edits = []
+    for change in changes:
+        blob = blobs.get(change.path)
+        if change.content is None:
+            if blob is not None:
+                edits.append(ItemChange(change_type="delete", path=change.path))
+        elif blob is None:
+            edits.append(ItemChange(change_type="add", path=change.path, content=change.content))
+        elif mirror.git("hash-object", "--stdin", stdin=change.content).strip() != blob:
+            edits.append(ItemChange(change_type="edit", path=change.path, content=change.content))
+    return edits
+
+
+def _comment(thread: Thread) -> Comment:
+    first = thread.comments[0]
+    body = "\n".join(line for line in first.content.splitlines() if not line.startswith("<!-- ticketpilot:key="))
+    context = thread.thread_context or {}
+    path = context.get("filePath")
+    return Comment(
+        comment_id=thread.id,
+        author=first.author.display_name if first.author else "",
+        body=body.rstrip(),
+        path=path.lstrip("/") if path else None,
+        line=(context.get("rightFileStart") or {}).get("line") if path else None,
+    )
