@@ -35,7 +35,7 @@ class RunView:
 def spawned_run(ticket_key: str) -> str | None:
     with connect(autocommit=True) as conn:
         row = conn.execute(
-            "SELECT run_id FROM ticketpilot.outbox WHERE ticket_key = %s AND processed_at IS NOT NULL "
+            "SELECT run_id FROM ticketpilot.outbox WHERE ticket_key = %s AND run_id IS NOT NULL "
             "ORDER BY id DESC LIMIT 1", (ticket_key,)).fetchone()
     return row["run_id"] if row else None
 

@@ -3,6 +3,11 @@
 `accept_delivery` is the only durable step between ADO and the spawner. It runs as one transaction so a
 delivery is either fully recorded (dedupe row, ticket, outbox row, notification) or not at all, and ADO's
 retry can safely repeat it. The spawner learns about work from the outbox; NOTIFY only wakes it early.
+The outbox kind follows from the stored revision and the new one (`include.tickets.revisions`): spawn a new
+or reopened ticket, replan one whose planning input changed, cancel one that was closed.
+
+The other events (comments, pull-request votes, builds) attach to a ticket that exists; each is deduped on
+the same (tenant, event id, rev) key as work items, with rev 0 for events that carry no work-item revision.
 """
 
 from __future__ import annotations
@@ -12,8 +17,12 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
+from include.contracts.gate import GateDecision
 from include.contracts.ticket import Ticket, TicketState
+from include.store import gates
 from include.tickets.ado import AdoDelivery
+from include.tickets.ado_events import BuildDelivery, CommentDelivery, PullRequestDelivery, approver_votes
+from include.tickets.revisions import follow_up
 
 OUTBOX_CHANNEL = "ticketpilot_outbox"
 """NOTIFY channel; the payload is the new outbox row's id."""
@@ -31,15 +40,11 @@ class Accepted(BaseModel):
 
 
 def accept_delivery(conn: psycopg.Connection, delivery: AdoDelivery) -> Accepted:
-    """Record a delivery exactly once; create or advance its ticket; queue a spawn for a new open ticket."""
+    """Record a delivery exactly once; create or advance its ticket; queue what the new revision asks for."""
     ticket = delivery.ticket
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        duplicate = cur.execute(
-            "INSERT INTO ticketpilot.deliveries (tenant_id, event_id, rev, ticket_key, event_type) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING ticket_key",
-            (ticket.tenant, delivery.event_id, delivery.rev, ticket.ticket_key, delivery.event_type),
-        ).fetchone() is None
-        if duplicate:
+        if not _first_delivery(cur, ticket.tenant, delivery.event_id, delivery.rev, ticket.ticket_key,
+                               delivery.event_type):
             stored = cur.execute(
                 "SELECT d.ticket_key, t.dag_id, d.rev FROM ticketpilot.deliveries d "
                 "JOIN ticketpilot.tickets t USING (ticket_key) "
@@ -49,6 +54,11 @@ def accept_delivery(conn: psycopg.Connection, delivery: AdoDelivery) -> Accepted
             return Accepted(ticket_key=stored["ticket_key"], dag_id=stored["dag_id"], duplicate=True,
                             rev=stored["rev"])
 
+        # Serialise deliveries of one ticket, so the revision read here is the one the upsert replaces,
+        # even when two deliveries race to create the ticket.
+        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (ticket.ticket_key,))
+        previous = cur.execute("SELECT ticket FROM ticketpilot.tickets WHERE ticket_key = %s",
+                               (ticket.ticket_key,)).fetchone()
         closed = ticket.state is TicketState.CLOSED
         # The WHERE makes the upsert monotonic: ADO may deliver revisions out of order, the newest wins.
         written = cur.execute(
@@ -58,19 +68,113 @@ def accept_delivery(conn: psycopg.Connection, delivery: AdoDelivery) -> Accepted
             "ticket = EXCLUDED.ticket, updated_at = now(), "
             "closed_at = CASE WHEN EXCLUDED.state = 'closed' THEN COALESCE(tickets.closed_at, now()) END "
             "WHERE tickets.rev < EXCLUDED.rev "
-            "RETURNING (xmax = 0) AS inserted",
+            "RETURNING rev",
             (ticket.ticket_key, ticket.tenant, ticket.workitem_id, ticket.rev, ticket.dag_id, ticket.state.value,
              Jsonb(ticket.model_dump(mode="json")), closed),
         ).fetchone()
-        if written is not None and written["inserted"] and not closed:
+        kind = None
+        if written is not None:
+            kind = follow_up(Ticket.model_validate(previous["ticket"]) if previous else None, ticket)
+        if kind is not None:
             queued = cur.execute(
-                "INSERT INTO ticketpilot.outbox (ticket_key, dag_id, rev, kind) VALUES (%s, %s, %s, 'spawn') "
+                "INSERT INTO ticketpilot.outbox (ticket_key, dag_id, rev, kind) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT DO NOTHING RETURNING id",
-                (ticket.ticket_key, ticket.dag_id, ticket.rev),
+                (ticket.ticket_key, ticket.dag_id, ticket.rev, kind.value),
             ).fetchone()
             if queued is not None:
                 cur.execute("SELECT pg_notify(%s, %s)", (OUTBOX_CHANNEL, str(queued["id"])))
     return Accepted(ticket_key=ticket.ticket_key, dag_id=ticket.dag_id, duplicate=False, rev=delivery.rev)
+
+
+class Recorded(BaseModel):
+    """What a comment, vote or build delivery changed; `recorded` counts rows written (0: nothing to do)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_key: str | None
+    duplicate: bool = False
+    recorded: int = 0
+    note: str
+
+
+def record_comment(conn: psycopg.Connection, tenant: str, comment: CommentDelivery) -> Recorded:
+    """Put a work-item comment on its ticket's history (once). Comments on untracked work items are ignored."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        if not _ticket_exists(cur, comment.ticket_key):
+            return Recorded(ticket_key=None, note=f"work item {comment.workitem_id} is not a ticket; ignored")
+        if not _first_delivery(cur, tenant, comment.event_id, comment.rev, comment.ticket_key, "workitem.commented"):
+            return Recorded(ticket_key=comment.ticket_key, duplicate=True, note="comment already recorded")
+        cur.execute(
+            "INSERT INTO ticketpilot.ticket_comments (tenant_id, event_id, ticket_key, rev, author, body, "
+            "commented_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (tenant, comment.event_id, comment.ticket_key, comment.rev, comment.author, comment.text,
+             comment.commented_at),
+        )
+    return Recorded(ticket_key=comment.ticket_key, recorded=1,
+                    note="comment recorded; comments never approve or reject a gate")
+
+
+def record_votes(conn: psycopg.Connection, tenant: str, approvers: list[str],
+                 pull_request: PullRequestDelivery) -> Recorded:
+    """Turn the deciding votes of the tenant's approvers into decisions on the ticket's pending gate.
+
+    A decision is final: an approver's later change of vote is not recorded again (the gate store refuses
+    a second decision by the same person), and votes on a gate already decided, or on a ticket without a
+    pending gate, change nothing. Each decision is audited by `gates.record_decision` with source 'ado'.
+    """
+    key = pull_request.ticket_key
+    if key is None:
+        return Recorded(ticket_key=None, note=f"branch {pull_request.source_branch!r} is not a ticket branch; ignored")
+    decided = approver_votes(pull_request.reviewers, approvers)
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        if not _first_delivery(cur, tenant, pull_request.event_id, 0, key, "git.pullrequest.updated"):
+            return Recorded(ticket_key=key, duplicate=True, note="delivery already processed")
+        recorded = 0
+        for approver, outcome in decided:
+            decision = GateDecision(ticket_key=key, decision=outcome, approver=approver, source="ado",
+                                    comment=f"ADO pull request {pull_request.pull_request_id}: {outcome.value}")
+            try:
+                gates.record_decision(conn, decision)
+            except gates.GateError:
+                continue  # no pending gate, or this approver already decided: nothing changes
+            recorded += 1
+    return Recorded(ticket_key=key, recorded=recorded,
+                    note=f"{recorded} gate decision(s) recorded from {len(decided)} deciding approver vote(s)")
+
+
+def record_build(conn: psycopg.Connection, tenant: str, build: BuildDelivery) -> Recorded:
+    """Record a finished build of a ticket's branch (once per build)."""
+    key = build.ticket_key
+    if key is None:
+        return Recorded(ticket_key=None, note=f"branch {build.branch!r} is not a ticket branch; ignored")
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        if not _ticket_exists(cur, key):
+            return Recorded(ticket_key=None, note=f"{key} is not a ticket; ignored")
+        if not _first_delivery(cur, tenant, build.event_id, 0, key, "build.complete"):
+            return Recorded(ticket_key=key, duplicate=True, note="build already recorded")
+        written = cur.execute(
+            "INSERT INTO ticketpilot.ticket_builds (tenant_id, build_id, ticket_key, branch, pull_request_id, "
+            "result, build_number, definition, url, finished_at, event_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING build_id",
+            (tenant, build.build_id, key, build.branch, build.pull_request_id, build.result, build.build_number,
+             build.definition, build.url, build.finished_at, build.event_id),
+        ).fetchone()
+    return Recorded(ticket_key=key, recorded=int(written is not None),
+                    note=f"build {build.build_id} {build.result}" if written else "build already recorded")
+
+
+def _first_delivery(cur: psycopg.Cursor, tenant: str, event_id: str, rev: int, ticket_key: str,
+                    event_type: str) -> bool:
+    """Insert the dedupe row; False when (tenant, event id, rev) was seen before (an ADO retry)."""
+    return cur.execute(
+        "INSERT INTO ticketpilot.deliveries (tenant_id, event_id, rev, ticket_key, event_type) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING ticket_key",
+        (tenant, event_id, rev, ticket_key, event_type),
+    ).fetchone() is not None
+
+
+def _ticket_exists(cur: psycopg.Cursor, ticket_key: str) -> bool:
+    return cur.execute("SELECT 1 FROM ticketpilot.tickets WHERE ticket_key = %s", (ticket_key,)).fetchone() is not None
 
 
 def load_open_tickets(conn: psycopg.Connection, retention_hours: int = 24) -> list[Ticket]:

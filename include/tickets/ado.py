@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from include.contracts.ticket import Ticket, TicketState
 from include.policies.risk import classify
 
-SUPPORTED_EVENT_TYPES = ("workitem.created", "workitem.updated")
+WORKITEM_EVENT_TYPES = ("workitem.created", "workitem.updated")
 CLOSED_STATES = frozenset({"closed", "removed", "done"})
 """System.State values (case-insensitive) after which no agent should work the ticket."""
 
@@ -34,28 +34,28 @@ class DeliveryError(ValueError):
     """The delivery cannot become a ticket; the message says where and why."""
 
 
-class _Raw(BaseModel):
+class RawModel(BaseModel):
     """ADO adds fields over time: keep what we read typed (in ADO's camelCase), let the rest through."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
-class RawLink(_Raw):
+class RawLink(RawModel):
     href: str = ""
 
 
-class RawContainer(_Raw):
+class RawContainer(RawModel):
     id: str | None = None
     baseUrl: str | None = None
 
 
-class RawContainers(_Raw):
+class RawContainers(RawModel):
     collection: RawContainer | None = None
     account: RawContainer | None = None
     project: RawContainer | None = None
 
 
-class RawWorkItem(_Raw):
+class RawWorkItem(RawModel):
     id: int | None = None
     rev: int | None = None
     fields: dict[str, Any] = Field(default_factory=dict)
@@ -63,7 +63,7 @@ class RawWorkItem(_Raw):
     links: dict[str, RawLink] = Field(default_factory=dict, alias="_links")
 
 
-class RawWorkItemUpdate(_Raw):
+class RawWorkItemUpdate(RawModel):
     id: int | None = None
     workItemId: int | None = None
     rev: int | None = None
@@ -71,7 +71,7 @@ class RawWorkItemUpdate(_Raw):
     links: dict[str, RawLink] = Field(default_factory=dict, alias="_links")
 
 
-class RawEnvelope(_Raw):
+class RawEnvelope(RawModel):
     id: str | None = None
     eventType: str | None = None
     resource: Any = None
@@ -96,12 +96,12 @@ class AdoDelivery(BaseModel):
 def parse_ado_delivery(payload: object, tenant: str, default_repo: str) -> AdoDelivery:
     """Validate an ADO work-item delivery and normalise it; raise DeliveryError with the reason if unusable."""
     if not isinstance(payload, dict):
-        raise DeliveryError(f"a delivery must be a JSON object, got {_json_kind(payload)}")
-    envelope = _validate(RawEnvelope, payload, "delivery")
-    supported = ", ".join(SUPPORTED_EVENT_TYPES)
+        raise DeliveryError(f"a delivery must be a JSON object, got {json_kind(payload)}")
+    envelope = validate(RawEnvelope, payload, "delivery")
+    supported = ", ".join(WORKITEM_EVENT_TYPES)
     if not envelope.eventType:
         raise DeliveryError(f"eventType is missing; supported: {supported}")
-    if envelope.eventType not in SUPPORTED_EVENT_TYPES:
+    if envelope.eventType not in WORKITEM_EVENT_TYPES:
         raise DeliveryError(f"eventType {envelope.eventType!r} is not supported; supported: {supported}")
     if not envelope.id:
         raise DeliveryError("id (the event id) is missing")
@@ -109,11 +109,11 @@ def parse_ado_delivery(payload: object, tenant: str, default_repo: str) -> AdoDe
         raise DeliveryError("resource is missing or not an object")
 
     if envelope.eventType == "workitem.created":
-        item = _validate(RawWorkItem, envelope.resource, "resource")
+        item = validate(RawWorkItem, envelope.resource, "resource")
         where, url = "resource", _link(item.links, "html") or item.url
         workitem_id = item.id
     else:
-        update = _validate(RawWorkItemUpdate, envelope.resource, "resource")
+        update = validate(RawWorkItemUpdate, envelope.resource, "resource")
         if update.revision is None:
             raise DeliveryError(
                 "resource.revision is missing: workitem.updated carries the full snapshot there"
@@ -133,21 +133,21 @@ def parse_ado_delivery(payload: object, tenant: str, default_repo: str) -> AdoDe
         rev=item.rev,
         ticket=_ticket(item, where, tenant=tenant, workitem_id=workitem_id, url=url, default_repo=default_repo),
         organisation=_organisation(envelope.resourceContainers, url),
-        project=_text(item.fields, "System.TeamProject") or None,
-        changed_by=_identity(item.fields.get("System.ChangedBy")),
+        project=field_text(item.fields, "System.TeamProject") or None,
+        changed_by=identity(item.fields.get("System.ChangedBy")),
     )
 
 
 def _ticket(item: RawWorkItem, where: str, *, tenant: str, workitem_id: int, url: str,
             default_repo: str) -> Ticket:
     fields = item.fields
-    title = _text(fields, TITLE).strip()
+    title = field_text(fields, TITLE).strip()
     if not title:
         raise DeliveryError(f"{where}.fields[{TITLE!r}] is missing or empty")
-    description = "\n".join(html_lines(_text(fields, DESCRIPTION)))
-    tags = parse_tags(_text(fields, "System.Tags"))
-    work_item_type = _text(fields, "System.WorkItemType") or "Task"
-    source_state = _text(fields, "System.State") or "New"
+    description = "\n".join(html_lines(field_text(fields, DESCRIPTION)))
+    tags = parse_tags(field_text(fields, "System.Tags"))
+    work_item_type = field_text(fields, "System.WorkItemType") or "Task"
+    source_state = field_text(fields, "System.State") or "New"
     change_kind, risk_class = classify(title, description, tags, work_item_type)
     try:
         return Ticket(
@@ -156,7 +156,7 @@ def _ticket(item: RawWorkItem, where: str, *, tenant: str, workitem_id: int, url
             rev=item.rev,
             title=title,
             description=description,
-            acceptance_criteria=[_strip_bullet(line) for line in html_lines(_text(fields, ACCEPTANCE_CRITERIA))],
+            acceptance_criteria=[_strip_bullet(line) for line in html_lines(field_text(fields, ACCEPTANCE_CRITERIA))],
             work_item_type=work_item_type,
             source_state=source_state,
             state=TicketState.CLOSED if source_state.lower() in CLOSED_STATES else TicketState.OPEN,
@@ -164,12 +164,12 @@ def _ticket(item: RawWorkItem, where: str, *, tenant: str, workitem_id: int, url
             repo=_repo(tags, default_repo),
             change_kind=change_kind,
             risk_class=risk_class,
-            requested_by=_identity(fields.get("System.CreatedBy")),
+            requested_by=identity(fields.get("System.CreatedBy")),
             url=url,
             changed_at=fields.get("System.ChangedDate"),
         )
     except ValidationError as exc:
-        raise DeliveryError(f"{where} does not make a valid ticket: {_first_error(exc)}") from exc
+        raise DeliveryError(f"{where} does not make a valid ticket: {first_error(exc)}") from exc
 
 
 def parse_tags(value: str) -> list[str]:
@@ -227,7 +227,7 @@ def _repo(tags: list[str], default_repo: str) -> str:
     return default_repo
 
 
-def _identity(value: object) -> str:
+def identity(value: object) -> str:
     """Identities arrive as 'Name <email>' strings (resourceVersion 1.0) or as identity objects (newer)."""
     if isinstance(value, dict):
         name, unique = value.get("displayName") or "", value.get("uniqueName") or ""
@@ -239,14 +239,18 @@ def _organisation(containers: RawContainers | None, item_url: str) -> str | None
     """The organisation name, from the containers' base URLs when sent, else from the work item's URL."""
     urls = [c.baseUrl for c in (containers.account, containers.collection) if c and c.baseUrl] \
         if containers else []
-    for url in (*urls, item_url):
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if host.endswith(".visualstudio.com"):
-            return host.split(".", 1)[0]
-        segments = [s for s in parts.path.split("/") if s]
-        if host == "dev.azure.com" and segments:
-            return segments[0]
+    return next((org for org in map(organisation_of, (*urls, item_url)) if org), None)
+
+
+def organisation_of(url: str) -> str | None:
+    """The organisation an ADO URL belongs to: dev.azure.com/{org}/... or {org}.visualstudio.com."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host.endswith(".visualstudio.com"):
+        return host.split(".", 1)[0]
+    segments = [s for s in parts.path.split("/") if s]
+    if host == "dev.azure.com" and segments:
+        return segments[0]
     return None
 
 
@@ -255,24 +259,24 @@ def _link(links: dict[str, RawLink], name: str) -> str:
     return link.href if link else ""
 
 
-def _text(fields: dict[str, Any], name: str) -> str:
+def field_text(fields: dict[str, Any], name: str) -> str:
     value = fields.get(name)
     return "" if value is None else str(value)
 
 
-def _validate(model: type[M], data: dict[str, Any], where: str) -> M:
+def validate(model: type[M], data: dict[str, Any], where: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise DeliveryError(f"{where}: {_first_error(exc)}") from exc
+        raise DeliveryError(f"{where}: {first_error(exc)}") from exc
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     location = ".".join(str(part) for part in error["loc"])
     return f"{location}: {error['msg']}" if location else error["msg"]
 
 
-def _json_kind(value: object) -> str:
+def json_kind(value: object) -> str:
     names = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
     return "null" if value is None else names.get(type(value), type(value).__name__)

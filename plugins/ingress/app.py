@@ -9,15 +9,18 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from plugins.ingress.ratelimit import DEFAULT_BURST, DEFAULT_RATE_PER_S, RateLimiter
 from plugins.ingress.routes import router
 from plugins.ingress.state import IngressState
 
 URL_PREFIX = "/ticketpilot"
 
 
-def create_app(db_url: str | None = None) -> FastAPI:
-    """The ingress app, routes relative to its mount point `URL_PREFIX`. `db_url` defaults to settings."""
-    state = IngressState(db_url)
+def create_app(db_url: str | None = None, *, hook_rate_per_s: float = DEFAULT_RATE_PER_S,
+               hook_burst: int = DEFAULT_BURST) -> FastAPI:
+    """The ingress app, routes relative to its mount point `URL_PREFIX`. `db_url` defaults to settings;
+    the hook rate limit applies per tenant, unless the tenant row sets its own."""
+    state = IngressState(db_url, RateLimiter(hook_rate_per_s, hook_burst))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

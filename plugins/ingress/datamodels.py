@@ -22,6 +22,16 @@ class AcceptedResponse(BaseModel):
     rev: int
 
 
+class RecordedResponse(BaseModel):
+    """The answer to a comment, pull-request or build delivery: 202 when it changed something, else 200
+    (a repeat, or nothing to do: ADO must see 2xx either way); `note` says what happened."""
+
+    event_type: str
+    ticket_key: str | None
+    recorded: int
+    note: str
+
+
 class GateDecisionBody(BaseModel):
     """The approver comes from the Airflow token, never from the body."""
 

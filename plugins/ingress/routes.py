@@ -1,12 +1,17 @@
 """Routes of the ingress app.
 
 Two kinds of caller, two kinds of authentication. ADO service hooks present the tenant's HTTP Basic
-credentials (ADO signs nothing else). People deciding on gates present their Airflow identity, the same
+credentials (ADO signs nothing else), plus the tenant's header secret when it configured one; a delivery
+naming another ADO organisation or project than the tenant declared is refused (403) before anything is
+stored. People deciding on gates present their Airflow identity, the same
 JWT (bearer header or UI cookie) the Airflow API accepts, validated by Airflow's auth manager, and must
 be allowed to change runs of the ticket's DAG; the approver recorded is that user, never a body field.
 Airflow does not protect plugin apps, so every route here does its own checks.
 
 The hook path answers within milliseconds and never 410 (which would disable the subscription at once).
+Work-item snapshots create and advance tickets; comments, pull-request votes and builds attach to tickets
+that exist (`include.tickets.ado_events`). Only a pull-request vote, cast by an identity ADO signed in, can
+decide a gate; comment text never does, whoever wrote it.
 """
 
 from __future__ import annotations
@@ -19,17 +24,31 @@ from typing import Annotated, Literal
 
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 
 from include.contracts.gate import GateDecision, GateOutcome
 from include.contracts.ticket import TENANT_PATTERN, dag_id
 from include.store import gates
-from include.store.tenants import Tenant, authenticate
-from include.store.tickets import Accepted, accept_delivery
-from include.tickets.ado import AdoDelivery, DeliveryError, parse_ado_delivery
-from plugins.ingress.datamodels import AcceptedResponse, GateDecisionBody, GateView, HealthResponse
+from include.store.tenants import HOOK_SECRET_HEADER, Tenant, authenticate, check_header_secret
+from include.store.tickets import Accepted, Recorded, accept_delivery, record_build, record_comment, record_votes
+from include.tickets.ado import AdoDelivery, DeliveryError
+from include.tickets.ado_events import (
+    BuildDelivery,
+    CommentDelivery,
+    PullRequestDelivery,
+    parse_event,
+    scope_mismatch,
+)
+from plugins.ingress.datamodels import (
+    AcceptedResponse,
+    GateDecisionBody,
+    GateView,
+    HealthResponse,
+    RecordedResponse,
+)
+from plugins.ingress.ratelimit import retry_after_header
 from plugins.ingress.state import IngressState
 
 router = APIRouter()
@@ -47,19 +66,35 @@ StateDep = Annotated[IngressState, Depends(ingress_state)]
 
 
 def authenticated_tenant(
-    tenant: str, state: StateDep, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
+    tenant: str, state: StateDep, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+    header_secret: Annotated[str | None, Header(alias=HOOK_SECRET_HEADER, include_in_schema=False)] = None,
 ) -> Tenant:
-    """The tenant whose hook credentials were presented; 401 for anything else, unknown tenants included."""
+    """The tenant whose hook credentials (and header secret, if it has one) were presented; 401 for
+    anything else, unknown tenants included, with one answer that does not say which part was wrong."""
     if credentials is not None:
-        record = state.tenant(tenant)
-        if authenticate(record, credentials.username, credentials.password):
-            return record
         # The cached row may predate a secret rotation: one fresh read before refusing.
-        record = state.tenant(tenant, fresh=True)
-        if authenticate(record, credentials.username, credentials.password):
-            return record
+        for fresh in (False, True):
+            record = state.tenant(tenant, fresh=fresh)
+            basic_ok = authenticate(record, credentials.username, credentials.password)
+            if basic_ok and record is not None and check_header_secret(record, header_secret):
+                return record
     raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or missing hook credentials",
                         headers={"WWW-Authenticate": 'Basic realm="ticketpilot"'})
+
+
+def admitted_tenant(hook_tenant: Annotated[Tenant, Depends(authenticated_tenant)], state: StateDep) -> Tenant:
+    """The authenticated tenant, if it is within its hook rate limit; else 503 with Retry-After.
+
+    503, not 429: ADO retries only 408/502/503/504 (8 times over ~3 minutes, backing off), while any other
+    failure, 429 included, puts the subscription on probation. A 503 sheds the burst and ADO redelivers it.
+    Counted after authentication, so nobody without the tenant's credentials can spend its budget.
+    """
+    wait_s = state.rate_limiter.acquire(hook_tenant.tenant_id, hook_tenant.hook_rate_per_s, hook_tenant.hook_burst)
+    if wait_s > 0:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            f"tenant {hook_tenant.tenant_id} is over its hook rate limit; retry later",
+                            headers={"Retry-After": retry_after_header(wait_s)})
+    return hook_tenant
 
 
 def airflow_user(method: Literal["GET", "PUT"]) -> Callable[..., Awaitable[BaseUser]]:
@@ -104,32 +139,44 @@ def health() -> HealthResponse:
 @router.post(
     "/hooks/ado/{tenant}",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=AcceptedResponse,
+    response_model=AcceptedResponse | RecordedResponse,
     responses={
-        200: {"model": AcceptedResponse, "description": "A repeat of a delivery already accepted"},
+        200: {"model": AcceptedResponse | RecordedResponse,
+              "description": "A repeat of a delivery already accepted, or a delivery with nothing to record"},
         400: {"description": "The body is not JSON"},
-        401: {"description": "Missing or wrong hook credentials"},
-        422: {"description": "Not a supported work-item delivery; the detail says why"},
-        503: {"description": "Database unavailable; ADO retries"},
+        401: {"description": "Missing or wrong hook credentials (or header secret, where configured)"},
+        403: {"description": "The delivery names another ADO organisation or project than the tenant's"},
+        422: {"description": "Not a supported delivery; the detail says why and lists the supported events"},
+        503: {"description": "Over the tenant's rate limit, or database unavailable; ADO retries (Retry-After)"},
     },
 )
 async def ado_hook(
-    request: Request, response: Response, hook_tenant: Annotated[Tenant, Depends(authenticated_tenant)],
+    request: Request, response: Response, hook_tenant: Annotated[Tenant, Depends(admitted_tenant)],
     state: StateDep,
-) -> AcceptedResponse:
-    """Accept one ADO work-item delivery: 202 when new, 200 when already seen (ADO retries must see 2xx)."""
+) -> AcceptedResponse | RecordedResponse:
+    """Accept one ADO delivery: 202 when it changed something, 200 when already seen or nothing to do
+    (ADO retries must see 2xx)."""
     try:
         payload = json.loads(await request.body())
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not valid JSON: {exc}") from exc
     try:
-        delivery = parse_ado_delivery(payload, tenant=hook_tenant.tenant_id, default_repo=hook_tenant.default_repo)
+        event = parse_event(payload, tenant=hook_tenant.tenant_id, default_repo=hook_tenant.default_repo)
     except DeliveryError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    accepted = await run_in_threadpool(_accept, state, delivery)
-    if accepted.duplicate:
+    foreign = scope_mismatch(event.scope, hook_tenant.ado_org, hook_tenant.ado_project)
+    if foreign is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"tenant {hook_tenant.tenant_id}: {foreign}")
+    if isinstance(event.body, AdoDelivery):
+        accepted = await run_in_threadpool(_accept, state, event.body)
+        if accepted.duplicate:
+            response.status_code = status.HTTP_200_OK
+        return AcceptedResponse(ticket_key=accepted.ticket_key, dag_id=accepted.dag_id, rev=accepted.rev)
+    recorded = await run_in_threadpool(_record, state, hook_tenant, event.body)
+    if recorded.duplicate or not recorded.recorded:
         response.status_code = status.HTTP_200_OK
-    return AcceptedResponse(ticket_key=accepted.ticket_key, dag_id=accepted.dag_id, rev=accepted.rev)
+    return RecordedResponse(event_type=event.event_type, ticket_key=recorded.ticket_key,
+                            recorded=recorded.recorded, note=recorded.note)
 
 
 @router.get("/gates/{ticket_key}", response_model=GateView, dependencies=[Depends(airflow_user("GET"))])
@@ -153,6 +200,16 @@ def reject_gate(ticket_key: str, body: GateDecisionBody, user: GateDecider, stat
 def _accept(state: IngressState, delivery: AdoDelivery) -> Accepted:
     with state.pool.connection() as conn:
         return accept_delivery(conn, delivery)
+
+
+def _record(state: IngressState, tenant: Tenant,
+            body: CommentDelivery | PullRequestDelivery | BuildDelivery) -> Recorded:
+    with state.pool.connection() as conn:
+        if isinstance(body, CommentDelivery):
+            return record_comment(conn, tenant.tenant_id, body)
+        if isinstance(body, PullRequestDelivery):
+            return record_votes(conn, tenant.tenant_id, tenant.approvers, body)
+        return record_build(conn, tenant.tenant_id, body)
 
 
 def _decide(state: IngressState, ticket_key: str, body: GateDecisionBody, user: BaseUser,

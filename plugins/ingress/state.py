@@ -1,4 +1,5 @@
-"""State the ingress routes share: a lazily opened database pool and an in-process tenant cache.
+"""State the ingress routes share: a lazily opened database pool, an in-process tenant cache and the
+per-tenant hook rate limiter.
 
 The app is built when Airflow imports the plugin, in every Airflow component that loads plugins, so
 building it must cost nothing: the pool opens on the first request that needs it.
@@ -15,6 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from include.settings import get_settings
 from include.store.tenants import Tenant, get_tenant
+from plugins.ingress.ratelimit import RateLimiter
 
 TENANT_CACHE_SECONDS = 30.0
 POOL_MIN_SIZE = 1
@@ -45,13 +47,14 @@ class TenantCache:
 
 
 class IngressState:
-    """The app's database pool (opened lazily, closed with the app) and its tenant cache."""
+    """The app's database pool (opened lazily, closed with the app), its tenant cache and rate limiter."""
 
-    def __init__(self, db_url: str | None = None) -> None:
+    def __init__(self, db_url: str | None = None, rate_limiter: RateLimiter | None = None) -> None:
         self._db_url = db_url
         self._pool: ConnectionPool | None = None
         self._lock = threading.Lock()
         self.tenants = TenantCache()
+        self.rate_limiter = rate_limiter or RateLimiter()
 
     @property
     def pool(self) -> ConnectionPool:

@@ -151,8 +151,8 @@ def test_malformed_json_is_400(client: TestClient, db: psycopg.Connection, tenan
 
 @pytest.mark.parametrize(
     ("body", "reason"),
-    [(event("workitem.commented"), "eventType 'workitem.commented' is not supported; supported: "
-                                   "workitem.created, workitem.updated"),
+    [(event("git.push"), "eventType 'git.push' is not supported; supported: workitem.created, "
+                         "workitem.updated, workitem.commented, git.pullrequest.updated, build.complete"),
      ([event("workitem.created")], "a delivery must be a JSON object, got an array")],
 )
 def test_unusable_delivery_is_422_with_the_reason(client: TestClient, db: psycopg.Connection, tenant: None,

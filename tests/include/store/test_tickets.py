@@ -87,7 +87,9 @@ def test_newer_rev_updates_and_older_rev_never_overwrites(db: psycopg.Connection
     assert ticket is not None and (ticket.rev, ticket.title) == (3, "Third title")
     row = db.execute("SELECT rev, ticket->>'title' AS title FROM ticketpilot.tickets").fetchone()
     assert row == {"rev": 3, "title": "Third title"}
-    assert (count(db, "deliveries"), count(db, "outbox")) == (3, 1)
+    assert count(db, "deliveries") == 3
+    kinds = db.execute("SELECT rev, kind FROM ticketpilot.outbox ORDER BY id").fetchall()
+    assert kinds == [{"rev": 1, "kind": "spawn"}, {"rev": 3, "kind": "replan"}]  # the late rev 2 queues nothing
 
 
 def test_closing_sets_closed_at_and_reopening_clears_it(db: psycopg.Connection, tenant: Tenant) -> None:
@@ -123,3 +125,24 @@ def test_load_open_tickets_keeps_recently_closed_ones(db: psycopg.Connection, te
 
 def test_get_ticket_unknown(db: psycopg.Connection) -> None:
     assert get_ticket(db, "acme-404") is None
+
+
+def outbox(conn: psycopg.Connection) -> list[tuple[int, str]]:
+    return [(r["rev"], r["kind"]) for r in conn.execute("SELECT rev, kind FROM ticketpilot.outbox ORDER BY id")]
+
+
+def test_a_changed_plan_queues_one_replan_per_rev(db: psycopg.Connection, tenant: Tenant) -> None:
+    accept_delivery(db, delivery("evt-1", 1, title="Add CSV export"))
+    accept_delivery(db, delivery("evt-2", 2, title="Add CSV and XLSX export"))
+    accept_delivery(db, delivery("evt-2", 2, title="Add CSV and XLSX export"))  # ADO's retry: a duplicate
+    accept_delivery(db, delivery("evt-2b", 2, title="Add CSV and XLSX export"))  # same rev, another event
+    accept_delivery(db, delivery("evt-3", 3, title="Add CSV and XLSX export", state="Active"))  # no plan change
+    assert outbox(db) == [(1, "spawn"), (2, "replan")]
+
+
+def test_closing_queues_a_cancel_and_reopening_a_spawn(db: psycopg.Connection, tenant: Tenant) -> None:
+    accept_delivery(db, delivery("evt-1", 1))
+    accept_delivery(db, delivery("evt-2", 2, state="Removed"))
+    accept_delivery(db, delivery("evt-3", 3, state="Done"))  # still closed: nothing more to stop
+    accept_delivery(db, delivery("evt-4", 4, state="Active"))
+    assert outbox(db) == [(1, "spawn"), (2, "cancel"), (4, "spawn")]
