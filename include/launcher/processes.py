@@ -56,6 +56,10 @@ class Supervisor:
         self.procs[name] = proc
         return proc
 
+    def adopt(self, name: str, proc: subprocess.Popen[bytes]) -> None:
+        """Watch and stop a process started elsewhere (in its own session, logging to `<log_dir>/<name>.log`)."""
+        self.procs[name] = proc
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Kill one component's whole process group (the crash tests use SIGKILL)."""
         proc = self.procs.pop(name)

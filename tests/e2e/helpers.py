@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +13,8 @@ import httpx
 from include.demo.tickets import demo_deliveries
 from include.launcher.follow import RunView, approve_over_rest, follow
 from include.launcher.platform import Platform
+
+UPDATED_SAMPLE = Path(__file__).parents[1] / "fixtures" / "ado-events" / "workitem.updated.json"
 
 
 def delivery_like(index: int, *, workitem_id: int, title: str | None = None, tags: str | None = None) -> dict[str, Any]:
@@ -22,6 +26,20 @@ def delivery_like(index: int, *, workitem_id: int, title: str | None = None, tag
         payload["resource"]["fields"]["System.Title"] = title
     if tags is not None:
         payload["resource"]["fields"]["System.Tags"] = tags
+    return payload
+
+
+def update_of(created: dict[str, Any], *, rev: int, **fields: Any) -> dict[str, Any]:
+    """A `workitem.updated` delivery (shape of the recorded sample) moving `created`'s work item to `rev`."""
+    payload = json.loads(UPDATED_SAMPLE.read_text())
+    item = created["resource"]
+    payload["id"] = str(uuid.uuid4())
+    payload["resourceContainers"] = created["resourceContainers"]
+    payload["resource"]["workItemId"] = item["id"]
+    payload["resource"]["rev"] = rev
+    payload["resource"]["fields"] = {k: {"newValue": v} for k, v in fields.items()}
+    payload["resource"]["revision"] = {"id": item["id"], "rev": rev, "fields": {**item["fields"], **fields},
+                                       "url": item.get("url", "")}
     return payload
 
 

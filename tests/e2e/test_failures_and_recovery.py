@@ -15,13 +15,14 @@ from include.launcher.platform import Platform
 from include.scm.local import LocalForge
 from include.store.db import connect
 from include.tenancy.provision import TenantSpec, provision
-from tests.e2e.helpers import delivery_like, post
+from tests.e2e.helpers import delivery_like, post, update_of
 
 pytestmark = pytest.mark.e2e
 
 ACME = TenantSpec(tenant_id="acme", hook_username="acme", hook_secret="acme-secret", default_repo="acme-main",
                   approvers=["alice"])
 SECRET, LINT = 2, 3  # indexes into the demo deliveries
+FILED: dict[int, dict] = {}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,7 @@ def file_ticket(platform: Platform, forge: LocalForge, index: int, workitem: int
                 title: str | None = None, tags: str) -> RunView:
     forge.create_repo(repo, demo_repo_files())
     payload = delivery_like(index, workitem_id=workitem, title=title, tags=f"{tags}; repo:{repo}")
+    FILED[workitem] = payload
     response = post(platform, ACME.tenant_id, payload, (ACME.hook_username, ACME.hook_secret))
     assert response.status_code == 202, response.text
     return RunView(ticket_key=response.json()["ticket_key"], dag_id=response.json()["dag_id"])
@@ -76,7 +78,7 @@ def test_ticket_needing_a_model_fails_dev_with_a_clear_message(platform: Platfor
         assert dev["try_number"] == 1, "a missing model is not fixed by retrying"
         log = client.task_log(view.dag_id, view.run_id, "dev_change", dev["try_number"])
     assert "needs a language model" in log
-    assert "TICKETPILOT_LLM_BASE_URL" in log
+    assert "TICKETPILOT_LLM_MODEL" in log
 
 
 def test_gate_cleared_in_the_ui_is_recorded_as_that_users_approval(platform: Platform, acme: LocalForge) -> None:
@@ -129,3 +131,30 @@ def test_scheduler_sigkill_mid_run_resumes_without_duplicates(platform: Platform
                          check=True).stdout
     for row in rows:
         assert log.count(f"Ticketpilot-PR: {row['pr_id']}") == 1
+
+
+def wait_for_task(platform: Platform, view: RunView, task_id: str, states: tuple[str, ...]) -> None:
+    with platform.client() as client:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            view.run_id = view.run_id or spawned_run(view.ticket_key)
+            if view.run_id:
+                tasks = {t["task_id"]: t["state"] for t in client.task_instances(view.dag_id, view.run_id)}
+                if tasks.get(task_id) in states:
+                    return
+            time.sleep(0.2)
+    pytest.fail(f"{view.ticket_key} never reached {task_id} in {states}")
+
+
+def test_closing_the_work_item_cancels_its_running_run(platform: Platform, acme: LocalForge) -> None:
+    view = file_ticket(platform, acme, LINT, 305, "acme-cancel", tags="lint; risk:R2")
+    wait_for_task(platform, view, "gate", ("deferred",))  # parked at its gate: the cancel cannot race the merge
+    closed = update_of(FILED[305], rev=2, **{"System.State": "Closed"})
+    response = post(platform, ACME.tenant_id, closed, (ACME.hook_username, ACME.hook_secret))
+    assert response.status_code == 202, response.text
+    with platform.client() as client:
+        follow(client, {view.ticket_key: view}, on_gate=lambda v: [], timeout=300)
+        note = client.dag_run(view.dag_id, view.run_id).get("note") or ""
+    assert view.state == "failed"
+    assert "rev 2" in note or "closed" in note.lower(), note
+    assert all(p["status"] != "completed" for p in prs("acme-cancel"))

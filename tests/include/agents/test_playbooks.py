@@ -160,16 +160,16 @@ def test_pipeline_template_lifecycle(demo_dir: Path) -> None:
 
 def test_feature_tickets_need_a_model(demo_ticket: MakeTicket, monkeypatch: pytest.MonkeyPatch) -> None:
     ticket = demo_ticket(PIPELINE, change_kind=ChangeKind.FEATURE)
-    monkeypatch.delenv("TICKETPILOT_LLM_BASE_URL", raising=False)
-    monkeypatch.delenv("TICKETPILOT_LLM_PROVIDER", raising=False)
+    monkeypatch.delenv("TICKETPILOT_LLM_MODEL", raising=False)
     with pytest.raises(NeedsModelError) as unconfigured:
         playbook_for(ticket)
     assert str(unconfigured.value) == (
         "Ticket acme-101 needs a language model (change kind 'feature') and none is configured. Configure the "
-        "model router: set TICKETPILOT_LLM_BASE_URL to an OpenAI-compatible server (vLLM, Ollama, llama.cpp) "
-        "or TICKETPILOT_LLM_PROVIDER=openai|anthropic|azure with its key; see README \"Models\"."
+        "model router: set TICKETPILOT_LLM_MODEL to a 'provider:model' (e.g. 'openai:gpt-4o-mini' with "
+        "OPENAI_API_KEY, or 'vllm:<model>' with TICKETPILOT_LLM_BASE_URL pointing at an OpenAI-compatible server); "
+        "see README \"Models\"."
     )
-    monkeypatch.setenv("TICKETPILOT_LLM_BASE_URL", "http://127.0.0.1:8000/v1")
+    monkeypatch.setenv("TICKETPILOT_LLM_MODEL", "vllm:Qwen/Qwen2.5-7B-Instruct")
     with pytest.raises(NeedsModelError, match="not available in this build yet"):
         playbook_for(ticket)
 
