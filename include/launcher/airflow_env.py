@@ -51,7 +51,7 @@ def _secrets(paths: PlatformPaths) -> dict[str, str]:
     """Generated once per state folder, so restarts keep sessions and tokens valid."""
     if paths.secrets_file.exists():
         return json.loads(paths.secrets_file.read_text())
-    values = {"jwt_secret": secrets.token_urlsafe(32), "api_secret_key": secrets.token_urlsafe(32)}
+    values = {"jwt_secret": secrets.token_urlsafe(64), "api_secret_key": secrets.token_urlsafe(32)}
     paths.secrets_file.parent.mkdir(parents=True, exist_ok=True)
     paths.secrets_file.write_text(json.dumps(values))
     paths.secrets_file.chmod(0o600)
