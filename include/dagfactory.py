@@ -78,7 +78,7 @@ def build_ticket_dag(spec: TicketSpec) -> DAG:
     ) as dag:
         def agent(role: AgentRole, task_id: str, upstream: dict[str, str]) -> AgentPodOperator:
             return AgentPodOperator(task_id=task_id, role=role, ticket=data, upstream=upstream,
-                                    namespace=tenant_namespace(ticket.tenant))
+                                    scm_kind=spec.scm_kind, namespace=tenant_namespace(ticket.tenant))
 
         po = agent(AgentRole.PO, "po_refine", {})
         dev = agent(AgentRole.DEV, "dev_change", {"po": "po_refine"})

@@ -4,16 +4,29 @@
 - the effective risk class is the planned one raised by what the real diff showed;
 - R0/R1 merge on green (audited as automatic); R2/R3 need an approved gate. A gate task marked success
   in the UI counts as that user's approval and is recorded, so R3's two-person rule still applies.
+
+After the merge, an adapter whose forge has a board (`resolve_work_item`, e.g. Azure DevOps) gets the work
+item moved to Resolved with a summary; the local forge has no board, so nothing is reported there.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+from psycopg import sql
 
 from include.contracts import DevResult, GateDecision, GateOutcome, ReviewResult, RiskClass, TestResult, Ticket
 from include.scm import ScmAdapter
 from include.store import audit, gates
 from include.store.db import connect
+
+
+@runtime_checkable
+class ResolvesWorkItems(Protocol):
+    """The optional part of an SCM adapter whose forge also holds the ticket's work item."""
+
+    def resolve_work_item(self, workitem_id: int, comment: str) -> None: ...
 
 
 class MergeRefused(RuntimeError):
@@ -72,3 +85,35 @@ def merge(scm: ScmAdapter, ticket: Ticket, dev: DevResult, risk: RiskClass, run_
                               "risk_class": risk.value})
     return {"pr_id": merged.pr_id, "merge_commit": merged.merge_commit, "risk_class": risk.value,
             "pr_url": merged.url}
+
+
+def report_to_work_item(scm: ScmAdapter, ticket: Ticket, merged: dict[str, Any], approvals: list[str]) -> str | None:
+    """Resolve the ticket's work item with what was done; None (and nothing written) when the forge has no
+    board. Idempotent through the adapter: an item already resolved is left alone."""
+    if not isinstance(scm, ResolvesWorkItems):
+        return None
+    comment = summary(ticket, merged, approvals, ledger_cost_usd(ticket))
+    scm.resolve_work_item(ticket.workitem_id, comment)
+    return comment
+
+
+def summary(ticket: Ticket, merged: dict[str, Any], approvals: list[str], cost_usd: Decimal) -> str:
+    """The work item comment: HTML, as the board renders discussion entries."""
+    pr = f'<a href="{merged["pr_url"]}">PR {merged["pr_id"]}</a>' if merged.get("pr_url") else f"PR {merged['pr_id']}"
+    who = ", ".join(approvals) if approvals else "none needed (merged automatically on green tests and review)"
+    return (f"<p>Ticketpilot resolved this work item: {pr} merged as commit <code>{merged['merge_commit']}</code>."
+            f"</p><ul><li>Risk class: {merged['risk_class']}</li><li>Approvals: {who}</li>"
+            f"<li>Model cost: ${cost_usd:.4f}</li><li>Ticket: {ticket.ticket_key}</li></ul>")
+
+
+def ledger_cost_usd(ticket: Ticket) -> Decimal:
+    """What the model router booked for this ticket; 0 when the tenant never called a model (no ledger)."""
+    with connect(autocommit=True) as conn:
+        row = conn.execute("SELECT schema_name FROM ticketpilot.tenant_schemas WHERE tenant_id = %s",
+                           (ticket.tenant,)).fetchone()
+        if row is None:
+            return Decimal(0)
+        total = conn.execute(
+            sql.SQL("SELECT COALESCE(sum(cost_usd), 0) AS total FROM {}.calls WHERE ticket_key = %s")
+            .format(sql.Identifier(row["schema_name"])), (ticket.ticket_key,)).fetchone()
+    return Decimal(total["total"])

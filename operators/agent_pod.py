@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Mapping
 from typing import Any
 
+from airflow.providers.cncf.kubernetes.backcompat.backwards_compat_converters import convert_env_vars
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from kubernetes.client import models as k8s
@@ -29,6 +30,7 @@ from include.tenancy.naming import tenant_namespace
 
 RUNNERS = ("local", "kubernetes")
 DEFAULT_IMAGE = "ghcr.io/ticketpilot/agent:0.1.0"
+SCM_KIND_ENV = "TICKETPILOT_SCM_KIND"
 
 
 class AgentPodOperator(KubernetesPodOperator):
@@ -38,6 +40,8 @@ class AgentPodOperator(KubernetesPodOperator):
     :param ticket: the Ticket, as a JSON-able dict (it is what the DAG was built from).
     :param upstream: role → task_id of earlier steps whose results this step receives.
     :param runner: ``local`` or ``kubernetes``; defaults to ``TICKETPILOT_RUNNER``. Templated.
+    :param scm_kind: the tenant's SCM adapter (``local``, ``ado``); reaches the agent as
+        ``TICKETPILOT_SCM_KIND`` on both runners, so a tenant's configuration, not the host, picks it.
     :param gpu: place the pod on the GPU inference pool (in-pod inference).
     """
 
@@ -52,6 +56,7 @@ class AgentPodOperator(KubernetesPodOperator):
         upstream: Mapping[str, str] | None = None,
         runner: str | None = None,
         gpu: bool = False,
+        scm_kind: str = "local",
         image: str | None = None,
         max_fix_iterations: int = 3,
         test_timeout_s: int = 300,
@@ -76,6 +81,8 @@ class AgentPodOperator(KubernetesPodOperator):
             node_selector=dict(GPU_POOL_LABEL) if gpu else None,
             tolerations=[GPU_TOLERATION] if gpu else None,
             env_from=AGENT_ENV_FROM,
+            env_vars=[*convert_env_vars(kwargs.pop("env_vars", None) or []),
+                      k8s.V1EnvVar(name=SCM_KIND_ENV, value=scm_kind)],
             do_xcom_push=True,
             get_logs=True,
             on_finish_action="delete_succeeded_pod",
@@ -85,6 +92,7 @@ class AgentPodOperator(KubernetesPodOperator):
         self.ticket = dict(ticket)
         self.upstream = dict(upstream or {})
         self.runner = runner or os.environ.get("TICKETPILOT_RUNNER", "local")
+        self.scm_kind = scm_kind
         self.max_fix_iterations = max_fix_iterations
         self.test_timeout_s = test_timeout_s
         self._child: subprocess.Popen[str] | None = None
@@ -103,7 +111,7 @@ class AgentPodOperator(KubernetesPodOperator):
         timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
         try:
             return local.run_agent(self.role.value, task.model_dump_json(), timeout_s=timeout, log=self.log,
-                                   on_start=self._remember_child)
+                                   env={**os.environ, SCM_KIND_ENV: self.scm_kind}, on_start=self._remember_child)
         except local.AgentReportedFailure as failure:
             if failure.result is not None:
                 context["ti"].xcom_push(key="result", value=failure.result)

@@ -42,11 +42,15 @@ class MergeOperator(BaseOperator):
             gate = None
             if risk.needs_gate:
                 gate = merge_step.confirm_gate(ticket, context["run_id"], self._ui_approver(ticket, context))
-            result = merge_step.merge(adapter_for(ticket.tenant, self.scm_kind), ticket, dev, risk, context["run_id"])
+            scm = adapter_for(ticket.tenant, self.scm_kind)
+            result = merge_step.merge(scm, ticket, dev, risk, context["run_id"])
         except merge_step.MergeRefused as refused:
             raise AirflowFailException(str(refused)) from None
         self.log.info("Merged PR #%s of %s as %s (%s)", result["pr_id"], ticket.ticket_key, result["merge_commit"],
                       risk.value)
+        approvals = [d["approver"] for d in gate["decisions"] if d.get("decision") == "approve"] if gate else []
+        if merge_step.report_to_work_item(scm, ticket, result, approvals) is not None:
+            self.log.info("Resolved work item %s", ticket.workitem_id)
         return {**result, "gate": gate}
 
     def _ui_approver(self, ticket: Ticket, context: Any) -> str | None:

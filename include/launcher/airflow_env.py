@@ -98,6 +98,7 @@ def platform_env(
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in DEFAULT_USERS.items()),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(paths.passwords_file),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_db_url,
+            "AIRFLOW__API__HOST": "127.0.0.1",  # the embedded platform is for this machine only
             "AIRFLOW__API__PORT": str(api_port),
             "AIRFLOW__API__BASE_URL": api_url,
             "AIRFLOW__API__WORKERS": "1",

@@ -40,6 +40,8 @@ class Platform:
     parallelism: int = 4
     heartbeat_timeout_s: int = 60
     local_model: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """Added to every component's environment, e.g. `AIRFLOW_CONN_*` connections of SCM-backed tenants."""
     model_server: LocalModelServer | None = None
     pg: embedded_pg.EmbeddedPostgres | None = None
     supervisor: Supervisor | None = None
@@ -65,7 +67,7 @@ class Platform:
             parallelism=self.parallelism,
             log_server_ports=(free_port(), free_port()),
             heartbeat_timeout_s=self.heartbeat_timeout_s,
-        )
+        ) | self.extra_env
         if self.local_model:
             self.model_server = local_model.plan(self.env, self.paths.logs, free_port())
         if self.model_server is not None:

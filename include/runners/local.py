@@ -22,6 +22,12 @@ from typing import Any
 from include.contracts import parse_result
 from include.settings import REPO_ROOT
 
+TASK_CHILD_ENV = {"PYTHON_OPERATORS_VIRTUAL_ENV_MODE": "1"}
+"""The agent is task code in a child process, as under PythonVirtualenvOperator: importing Airflow there (the
+ado adapter reads its connection through the Task SDK's BaseHook) must not configure the ORM, because the task
+process blocks database access with a fake `sql_alchemy_conn` that the child inherits. Airflow's own
+virtualenv operator sets this variable for the same reason; connections then resolve from `AIRFLOW_CONN_*`."""
+
 EXIT_OK = 0
 EXIT_RESULT_NOT_OK = 2
 """An agent that finished its work and reports a negative outcome (red tests, blocking review)."""
@@ -55,7 +61,8 @@ def run_agent(
     with tempfile.TemporaryDirectory(prefix=f"tp-agent-{role}-") as tmp:
         xcom_path = Path(tmp) / "airflow" / "xcom" / "return.json"
         child_env = {**(env if env is not None else os.environ), "TICKETPILOT_AGENT_TASK": task_json,
-                     "TICKETPILOT_XCOM_PATH": str(xcom_path), "TICKETPILOT_PARENT_PID": str(os.getpid())}
+                     "TICKETPILOT_XCOM_PATH": str(xcom_path), "TICKETPILOT_PARENT_PID": str(os.getpid()),
+                     **TASK_CHILD_ENV}
         child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), child_env.get("PYTHONPATH", "")]))
         proc = subprocess.Popen(
             [sys.executable, "-m", "include.agents", role], env=child_env, cwd=REPO_ROOT,

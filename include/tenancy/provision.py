@@ -22,12 +22,14 @@ class TenantSpec:
     approvers: list[str] = field(default_factory=list)
     scm_kind: str = "local"
     pool_slots: int = 4
+    ado_org: str | None = None  # deliveries naming another organisation or project are refused
+    ado_project: str | None = None
 
 
 def provision(spec: TenantSpec, airflow: AirflowClient) -> None:
     """Idempotent: safe to run on every start."""
     with connect() as conn, conn.transaction():
         create_tenant(conn, spec.tenant_id, spec.hook_username, spec.hook_secret, spec.default_repo,
-                      spec.approvers, scm_kind=spec.scm_kind)
+                      spec.approvers, scm_kind=spec.scm_kind, ado_org=spec.ado_org, ado_project=spec.ado_project)
     airflow.ensure_pool(tenant_pool(spec.tenant_id), spec.pool_slots,
                         f"Agent steps of tenant {spec.tenant_id}")

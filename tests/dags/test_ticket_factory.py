@@ -107,3 +107,12 @@ def test_factory_parse_of_1000_open_tickets_stays_cheap(db: psycopg.Connection) 
     dags = build_all()
     print(f"built {len(dags)} DAGs in {time.perf_counter() - started:.2f}s")
     assert len(dags) == 1001
+
+
+def test_agents_and_merge_get_the_tenant_scm_kind(db: psycopg.Connection) -> None:
+    insert(db, [make_ticket(120, ChangeKind.LINT_FIX, RiskClass.R0, tenant="contoso")])
+    db.execute("UPDATE ticketpilot.tenants SET scm_kind = 'ado' WHERE tenant_id = 'contoso'")
+    dag = build_all(only_dag_id="ticket__contoso__120")["ticket__contoso__120"]
+    kinds = {t.task_id: t.scm_kind for t in dag.tasks}
+    assert kinds == dict.fromkeys(kinds, "ado")
+    assert set(kinds) == set(BASE_CHAIN)

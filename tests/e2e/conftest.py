@@ -1,8 +1,12 @@
 """One real embedded platform per e2e session: pgserver, Airflow api-server/scheduler/dag-processor/triggerer
-on LocalExecutor, the spawner. Tickets enter through the real webhook over real HTTP."""
+on LocalExecutor, the spawner. Tickets enter through the real webhook over real HTTP.
+
+The ADO emulator starts first, so the platform can start with the Airflow connection of the ADO-backed
+tenant `contoso` in its environment (`AIRFLOW_CONN_ADO_CONTOSO`): one platform serves both kinds of tenant."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -12,12 +16,27 @@ import pytest
 
 from include.launcher.demo import seed
 from include.launcher.platform import Platform, free_port
+from tests.emulators.ado.fixtures import ado_server
+from tests.emulators.ado.server import EmulatorServer
+
+__all__ = ["ado_server", "ado_connection_env", "platform"]
+
+ADO_TENANT = "contoso"
+ADO_PAT = "contoso-e2e-pat"
+
+
+def ado_connection_env(emulator: EmulatorServer) -> dict[str, str]:
+    """The tenant's `ado_<tenant>` Airflow connection, defined the way a deployment's secrets would be."""
+    conn = {"conn_type": "azure_devops", "host": emulator.org_url, "password": ADO_PAT,
+            "extra": {"project": emulator.state.project}}
+    return {f"AIRFLOW_CONN_ADO_{ADO_TENANT.upper()}": json.dumps(conn)}
 
 
 @pytest.fixture(scope="session")
-def platform() -> Iterator[Platform]:
+def platform(ado_server: EmulatorServer) -> Iterator[Platform]:
     home = Path(tempfile.mkdtemp(prefix="tp-e2e-"))
-    platform = Platform(home=home, api_port=free_port(), heartbeat_timeout_s=20)
+    platform = Platform(home=home, api_port=free_port(), heartbeat_timeout_s=20,
+                        extra_env=ado_connection_env(ado_server))
     try:
         platform.up()
         platform.wait_for_factory()

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from hooks.ado import AzureDevOpsHook
+from include.runners.local import TASK_CHILD_ENV
 from include.scm.ado import AdoClient, BearerAuth, PatAuth
+from include.settings import REPO_ROOT
 
 CONN_ID = "ado_hook_test"
+BLOCKED_DB = "airflow-db-not-allowed:///"  # what the Task SDK's supervisor puts in a task process
 ORG = "https://dev.azure.com/contoso"
 
 
@@ -77,3 +83,16 @@ def test_test_connection_validates_locally(monkeypatch: pytest.MonkeyPatch) -> N
     connection(monkeypatch, host="dev.azure.com/contoso", password="p", extra={"project": "proj"})
     ok, message = AzureDevOpsHook(CONN_ID).test_connection()
     assert not ok and "must start with https://" in message
+
+
+def test_a_plain_child_process_resolves_the_connection_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agents run as plain Python children of the task process (no Task SDK supervisor, database access
+    blocked the way the task process blocks it): the connection must resolve from `AIRFLOW_CONN_*` there."""
+    connection(monkeypatch, host=ORG, password="child-pat", extra={"project": "proj"})
+    probe = ("from hooks.ado import AzureDevOpsHook; "
+             f"s = AzureDevOpsHook({CONN_ID!r}).settings(); print(s.org_url, s.project, s.pat)")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": BLOCKED_DB,
+           **TASK_CHILD_ENV}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True,
+                         timeout=60).stdout
+    assert out.splitlines()[-1] == f"{ORG} proj child-pat"

@@ -4,7 +4,7 @@ import kubernetes_validate
 import pytest
 from kubernetes.client import ApiClient
 
-from include.contracts import AgentRole, ChangeKind, RiskClass, Ticket
+from include.contracts import AgentRole, AgentTask, ChangeKind, RiskClass, Ticket
 from include.runners.pod_spec import AGENT_ENV_SECRET
 from operators.agent_pod import AgentPodOperator
 
@@ -69,3 +69,27 @@ def test_runner_defaults_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     operator = AgentPodOperator(task_id="po", role="po", ticket=TICKET.model_dump(mode="json"))
     assert operator.runner == "kubernetes"
     assert "runner" in AgentPodOperator.template_fields
+
+
+@pytest.mark.parametrize("scm_kind", ["local", "ado"])
+def test_pod_env_names_the_tenant_scm_kind(scm_kind: str) -> None:
+    operator = AgentPodOperator(task_id="dev_change", role="dev", ticket=TICKET.model_dump(mode="json"),
+                                runner="kubernetes", scm_kind=scm_kind)
+    env = pod_dict(operator)["spec"]["containers"][0]["env"]
+    assert {"name": "TICKETPILOT_SCM_KIND", "value": scm_kind} in env
+
+
+def test_local_runner_passes_the_scm_kind_to_the_agent(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, str] = {}
+
+    def fake_run_agent(role: str, task_json: str, *, env: dict[str, str], **_: object) -> dict:
+        seen.update(env)
+        return {}
+
+    monkeypatch.setenv("TICKETPILOT_SCM_KIND", "local")
+    monkeypatch.setattr("include.runners.local.run_agent", fake_run_agent)
+    operator = AgentPodOperator(task_id="po", role="po", ticket=TICKET.model_dump(mode="json"), runner="local",
+                                scm_kind="ado")
+    task = AgentTask(role=AgentRole.PO, ticket=TICKET, run_id="r1", try_number=1)
+    operator.execute_local(task, {})
+    assert seen["TICKETPILOT_SCM_KIND"] == "ado"

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
+from include.scm.ado import workitems
 from include.scm.ado.client import AdoClient, branch_ref
 from include.scm.ado.errors import AdoError
 from include.scm.ado.models import AdoModel, IdentityRef, ItemChange, PrComment, PullRequestStatus
@@ -347,6 +348,11 @@ class AdoAdapter:
         source = self._tip(pr.repo, pr.source_branch)
         self.client.complete_pr(pr.repo, pr_id, source, "squash")
         return self._await_completion(pr_id)
+
+    @_mapped("resolving the work item")
+    def resolve_work_item(self, workitem_id: int, comment: str) -> None:
+        """Move the ticket's work item to Resolved with `comment` (see include/scm/ado/workitems.py)."""
+        workitems.resolve(self.client, workitem_id, comment)
 
     def _await_completion(self, pr_id: int) -> PullRequest:
         """ADO may merge after answering the PATCH; wait a bounded time for the PR to complete."""

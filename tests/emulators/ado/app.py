@@ -13,6 +13,7 @@ from tests.emulators.ado.errors import AdoHttpError
 from tests.emulators.ado.faults import Fault, FaultMiddleware
 from tests.emulators.ado.git_http import git_http_routes
 from tests.emulators.ado.repos import ZERO
+from tests.emulators.ado.service_hooks import Subscription
 from tests.emulators.ado.state import EmulatorState, now
 
 API = "/{org}/{project}/_apis"
@@ -67,6 +68,18 @@ def _admin_routes(app: FastAPI, state: EmulatorState) -> None:
     async def seed_work_item(body: dict[str, Any]) -> dict[str, Any]:
         return state.create_work_item(body.get("fields", {}))
 
+    @app.post("/_emulator/subscriptions")
+    async def subscribe(subscription: Subscription) -> dict[str, str]:
+        try:
+            return {"id": state.service_hooks.subscribe(subscription)}
+        except ValueError as exc:
+            raise AdoHttpError(400, str(exc), "InvalidArgumentValueException") from exc
+
+    @app.get("/_emulator/deliveries")
+    async def deliveries() -> list[dict[str, Any]]:
+        return [{"subscriptionId": d.subscription_id, "eventType": d.payload["eventType"], "outcome": d.outcome,
+                 "statuses": [a.status for a in d.attempts]} for d in state.service_hooks.deliveries]
+
     @app.post("/_emulator/faults")
     async def arm_faults(faults: list[Fault]) -> dict[str, int]:
         state.faults.arm(faults)
@@ -82,6 +95,7 @@ def _admin_routes(app: FastAPI, state: EmulatorState) -> None:
         run, build = state.runs[run_id], state.builds[run_id]
         run |= {"state": "completed", "result": body["result"], "finishedDate": now()}
         build |= {"status": "completed", "result": body["result"], "finishTime": now()}
+        state.announce("build.complete", build, f"Build {build['buildNumber']} {body['result']}")
         return run
 
 
@@ -116,10 +130,7 @@ def _work_item_routes(app: FastAPI, state: EmulatorState) -> None:
                 relations.append(value)
             else:
                 raise AdoHttpError(400, f"unsupported patch operation {op}", "InvalidArgumentValueException")
-        rev = item["rev"] + 1
-        item |= {"rev": rev, "fields": fields | {"System.Rev": rev, "System.ChangedDate": now()},
-                 "relations": relations}
-        return item
+        return state.update_work_item(item, fields, relations)
 
     @app.post(API + "/wit/workItems/{item_id}/comments")
     async def add_comment(item_id: int, request: Request) -> dict[str, Any]:
@@ -130,23 +141,7 @@ def _work_item_routes(app: FastAPI, state: EmulatorState) -> None:
                                "VssInvalidPreviewVersionException")
         state.work_item(item_id)
         body = await request.json()
-        comments = state.comments[item_id]
-        stamp = now()
-        comment = {
-            "workItemId": item_id,
-            "id": len(comments) + 1,
-            "version": 1,
-            "text": str(body.get("text", "")),
-            "createdBy": state.who(),
-            "createdDate": stamp,
-            "modifiedBy": state.who(),
-            "modifiedDate": stamp,
-            "format": "html",
-            "isDeleted": False,
-            "url": state.api(f"wit/workItems/{item_id}/comments/{len(comments) + 1}"),
-        }
-        comments.append(comment)
-        return comment
+        return state.add_comment(item_id, str(body.get("text", "")))
 
 
 def _git_routes(app: FastAPI, state: EmulatorState) -> None:

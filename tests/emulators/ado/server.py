@@ -45,6 +45,8 @@ class EmulatorServer:
         return f"{self.url}/{self.state.org}"
 
     def reset(self) -> EmulatorState:
+        if getattr(self, "state", None) is not None:
+            self.state.service_hooks.close()
         root = Path(tempfile.mkdtemp(dir=self._tmp.name))
         self.state = EmulatorState(root)
         self.state.base_url = self.url
@@ -61,6 +63,7 @@ class EmulatorServer:
         return self
 
     def stop(self) -> None:
+        self.state.service_hooks.close()
         self._server.should_exit = True
         self._thread.join(timeout=5)
         self._tmp.cleanup()
@@ -76,6 +79,13 @@ class EmulatorServer:
 
     def seed_work_item(self, fields: dict[str, Any]) -> dict[str, Any]:
         return self.admin("POST", "workitems", {"fields": fields})
+
+    def subscribe(self, url: str, event_types: list[str], **inputs: Any) -> str:
+        """Register a Web Hooks subscription (see service_hooks.Subscription for `inputs`); returns its id."""
+        return self.admin("POST", "subscriptions", {"url": url, "event_types": event_types, **inputs})["id"]
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return self.admin("GET", "deliveries")
 
     def arm(self, *faults: dict[str, Any]) -> None:
         self.admin("POST", "faults", list(faults))

@@ -13,6 +13,7 @@ from typing import Any
 from tests.emulators.ado.errors import AdoHttpError
 from tests.emulators.ado.faults import FaultBook
 from tests.emulators.ado.repos import ZERO, EmulatedRepo
+from tests.emulators.ado.service_hooks import ServiceHooks
 
 THREAD_STATUSES = ["unknown", "active", "fixed", "wontFix", "closed", "byDesign", "pending"]
 
@@ -30,6 +31,7 @@ class EmulatorState:
         self.project = project
         self.base_url = ""
         self.faults = FaultBook()
+        self.service_hooks = ServiceHooks()
         self.repos: dict[str, EmulatedRepo] = {}
         self.work_items: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
@@ -77,7 +79,70 @@ class EmulatorState:
                 "_links": {"self": {"href": url}}}
         self.work_items[item_id] = item
         self.comments[item_id] = []
+        self.announce("workitem.created", item, f"{self._item_label(item)} created by {self.identity['displayName']}.")
         return item
+
+    def update_work_item(self, item: dict[str, Any], fields: dict[str, Any], relations: list[Any]) -> dict[str, Any]:
+        """Store a new revision; `System.History` becomes a discussion comment, as ADO records it."""
+        rev = item["rev"] + 1
+        before = item["fields"]
+        after = fields | {"System.Rev": rev, "System.ChangedDate": now()}
+        item |= {"rev": rev, "fields": after, "relations": relations}
+        if after.get("System.History") and after.get("System.History") != before.get("System.History"):
+            self.add_comment(item["id"], str(after["System.History"]))
+        changed = {k: {"oldValue": before.get(k), "newValue": v} for k, v in after.items() if before.get(k) != v}
+        update_url = self.api(f"wit/workItems/{item['id']}/updates/{rev}")
+        update = {"id": rev, "workItemId": item["id"], "rev": rev, "revisedBy": self.who(), "revisedDate": now(),
+                  "fields": changed, "url": update_url,
+                  "_links": {"self": {"href": update_url}, "parent": {"href": item["url"]}},
+                  "revision": {"id": item["id"], "rev": rev, "fields": after, "relations": relations,
+                               "url": item["url"]}}
+        self.announce("workitem.updated", update,
+                      f"{self._item_label(item)} updated by {self.identity['displayName']}.")
+        return item
+
+    def add_comment(self, item_id: int, text: str) -> dict[str, Any]:
+        comments = self.comments[item_id]
+        stamp = now()
+        comment = {
+            "workItemId": item_id,
+            "id": len(comments) + 1,
+            "version": 1,
+            "text": text,
+            "createdBy": self.who(),
+            "createdDate": stamp,
+            "modifiedBy": self.who(),
+            "modifiedDate": stamp,
+            "format": "html",
+            "isDeleted": False,
+            "url": self.api(f"wit/workItems/{item_id}/comments/{len(comments) + 1}"),
+        }
+        comments.append(comment)
+        return comment
+
+    # --- service hooks ------------------------------------------------------------------------------
+
+    def announce(self, event_type: str, resource: dict[str, Any], text: str) -> None:
+        """Hand an event to the service hooks in ADO's delivery shape (per-delivery ids are theirs)."""
+        org_url = f"{self.base_url}/{self.org}/"
+        message = {"text": text, "html": text, "markdown": text}
+        self.service_hooks.publish({
+            "eventType": event_type,
+            "publisherId": "tfs",
+            "message": message,
+            "detailedMessage": message,
+            "resource": resource,
+            "resourceVersion": "1.0",
+            "resourceContainers": {"collection": {"id": self.org, "baseUrl": org_url},
+                                   "account": {"id": self.org, "baseUrl": org_url},
+                                   "project": {"id": self.project, "baseUrl": org_url}},
+            "createdDate": now(),
+        })
+
+    @staticmethod
+    def _item_label(item: dict[str, Any]) -> str:
+        fields = item["fields"]
+        return f"{fields.get('System.WorkItemType', 'Task')} #{item['id']} ({fields.get('System.Title', '')})"
 
     # --- lookups ------------------------------------------------------------------------------------
 
@@ -280,6 +345,8 @@ class EmulatorState:
         reviewer["vote"] = vote
         if "isRequired" in body:
             reviewer["isRequired"] = bool(body["isRequired"])
+        self.announce("git.pullrequest.updated", pr,
+                      f"{reviewer['displayName']} voted {vote} on pull request {pr['pullRequestId']} ({pr['title']}).")
         return reviewer
 
     def add_status(self, pr_id: int, body: dict[str, Any]) -> dict[str, Any]:

@@ -216,3 +216,35 @@ def test_checkout_sends_the_credential_only_as_a_header(
     assert not (dest / "scratch.txt").exists()
     with pytest.raises(ScmError, match="unknown branch"):
         forge.checkout(REPO, "ghost", tmp_path / "other")
+
+
+def test_resolve_work_item_moves_it_once_with_the_comment(forge: AdoAdapter, ado_emulator: EmulatorServer) -> None:
+    item = ado_emulator.seed_work_item({"System.Title": "Fix lint"})
+    forge.resolve_work_item(item["id"], "<p>merged</p>")
+    forge.resolve_work_item(item["id"], "<p>merged</p>")  # a retried merge step
+    stored = ado_emulator.state.work_items[item["id"]]
+    assert (stored["fields"]["System.State"], stored["rev"]) == ("Resolved", 2)
+    assert [c["text"] for c in ado_emulator.state.comments[item["id"]]] == ["<p>merged</p>"]
+
+
+def test_resolve_work_item_rereads_after_a_concurrent_edit(
+    forge: AdoAdapter, ado_emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = ado_emulator.state
+    item = ado_emulator.seed_work_item({"System.Title": "Fix lint"})
+    read = forge.client.get_work_item
+    reads: list[int] = []
+
+    def read_then_someone_edits(workitem_id: int, *args: object) -> object:
+        found = read(workitem_id, *args)
+        if not reads:
+            stored = state.work_items[workitem_id]
+            state.update_work_item(stored, {**stored["fields"], "System.Tags": "edited"}, [])
+        reads.append(found.rev)
+        return found
+
+    monkeypatch.setattr(forge.client, "get_work_item", read_then_someone_edits)
+    forge.resolve_work_item(item["id"], "done")
+    stored = state.work_items[item["id"]]
+    assert (reads[0], reads[-1], stored["rev"]) == (1, 2, 3)
+    assert (stored["fields"]["System.State"], stored["fields"]["System.Tags"]) == ("Resolved", "edited")
