@@ -103,17 +103,8 @@ def test_scheduler_sigkill_mid_run_resumes_without_duplicates(platform: Platform
                                                               tmp_path: Path) -> None:
     view = file_ticket(platform, acme, LINT, 304, "acme-crash", tags="lint")
     assert platform.supervisor is not None
+    wait_for_task(platform, view, "dev_change", ("running", "success"))
     with platform.client() as client:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            view.run_id = view.run_id or spawned_run(view.ticket_key)
-            if view.run_id:
-                states = {t["task_id"]: t["state"] for t in client.task_instances(view.dag_id, view.run_id)}
-                if states.get("dev_change") in ("running", "success"):
-                    break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the run never reached dev_change")
         platform.supervisor.kill("scheduler")  # SIGKILL to the scheduler's whole process group, workers included
         time.sleep(2)
         platform.supervisor.start("scheduler")
