@@ -16,6 +16,7 @@ from include.contracts.ticket import FACTORY_DAG_ID as ANCHOR_DAG_ID
 from include.store.db import connect
 from include.tenancy.naming import tenant_namespace, tenant_pool
 from operators.agent_pod import AgentPodOperator
+from operators.cost_report import CostReportOperator
 from operators.merge import MergeOperator
 from sensors.gate import GateSensor
 
@@ -54,7 +55,7 @@ def load_specs(db_url: str | None = None, only_dag_id: str | None = None) -> lis
 
 
 def build_ticket_dag(spec: TicketSpec) -> DAG:
-    """po_refine → dev_change → [pipeline_yaml] → test_fix_loop → review → [gate] → merge → docs."""
+    """po_refine → dev_change → [pipeline_yaml] → test_fix_loop → review → [gate] → merge → docs → report_cost."""
     ticket = spec.ticket
     data = ticket.model_dump(mode="json")
     with DAG(
@@ -93,6 +94,7 @@ def build_ticket_dag(spec: TicketSpec) -> DAG:
             steps.append(GateSensor(task_id=gate_task_id, ticket=data, named_approvers=spec.approvers))
         steps.append(MergeOperator(task_id="merge", ticket=data, scm_kind=spec.scm_kind, gate_task_id=gate_task_id))
         steps.append(agent(AgentRole.DOCS, "docs", {"dev": "dev_change", "po": "po_refine", "merge": "merge"}))
+        steps.append(CostReportOperator(task_id="report_cost", ticket=data))
         chain(*steps)
     return dag
 

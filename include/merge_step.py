@@ -14,9 +14,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from psycopg import sql
-
 from include.contracts import DevResult, GateDecision, GateOutcome, ReviewResult, RiskClass, TestResult, Ticket
+from include.costs import ticket_cost
 from include.scm import ScmAdapter
 from include.store import audit, gates
 from include.store.db import connect
@@ -92,7 +91,7 @@ def report_to_work_item(scm: ScmAdapter, ticket: Ticket, merged: dict[str, Any],
     board. Idempotent through the adapter: an item already resolved is left alone."""
     if not isinstance(scm, ResolvesWorkItems):
         return None
-    comment = summary(ticket, merged, approvals, ledger_cost_usd(ticket))
+    comment = summary(ticket, merged, approvals, ticket_cost(ticket).cost_usd)
     scm.resolve_work_item(ticket.workitem_id, comment)
     return comment
 
@@ -104,16 +103,3 @@ def summary(ticket: Ticket, merged: dict[str, Any], approvals: list[str], cost_u
     return (f"<p>Ticketpilot resolved this work item: {pr} merged as commit <code>{merged['merge_commit']}</code>."
             f"</p><ul><li>Risk class: {merged['risk_class']}</li><li>Approvals: {who}</li>"
             f"<li>Model cost: ${cost_usd:.4f}</li><li>Ticket: {ticket.ticket_key}</li></ul>")
-
-
-def ledger_cost_usd(ticket: Ticket) -> Decimal:
-    """What the model router booked for this ticket; 0 when the tenant never called a model (no ledger)."""
-    with connect(autocommit=True) as conn:
-        row = conn.execute("SELECT schema_name FROM ticketpilot.tenant_schemas WHERE tenant_id = %s",
-                           (ticket.tenant,)).fetchone()
-        if row is None:
-            return Decimal(0)
-        total = conn.execute(
-            sql.SQL("SELECT COALESCE(sum(cost_usd), 0) AS total FROM {}.calls WHERE ticket_key = %s")
-            .format(sql.Identifier(row["schema_name"])), (ticket.ticket_key,)).fetchone()
-    return Decimal(total["total"])

@@ -108,6 +108,10 @@ def report(forge: LocalForge, runs: dict[str, RunView], client: AirflowClient) -
                     result = client.xcom(view.dag_id, view.run_id, step) if view.run_id else None
                     if isinstance(result, dict):
                         print(f"  {step}: {result.get('summary', '')}")
+                cost = client.xcom(view.dag_id, view.run_id, "report_cost") if view.run_id else None
+                if isinstance(cost, dict):
+                    print(f"  model cost: ${float(cost['cost_usd']):.4f} over {cost['calls']} call(s) "
+                          f"({cost['tokens_in']} tokens in, {cost['tokens_out']} out)")
                 for comment in forge.comments(pr.pr_id):
                     print(f"  review comment: {comment.body.splitlines()[0][:140]}")
             print(f"  approvals: {', '.join(view.approved_by) or 'none needed (merged on green)'}")

@@ -22,7 +22,7 @@ SEEDED = [
     (105, ChangeKind.DOCS, RiskClass.R0),
     (106, ChangeKind.FEATURE, RiskClass.R2),
 ]
-BASE_CHAIN = ["po_refine", "dev_change", "pipeline_yaml", "test_fix_loop", "review", "merge", "docs"]
+BASE_CHAIN = ["po_refine", "dev_change", "pipeline_yaml", "test_fix_loop", "review", "merge", "docs", "report_cost"]
 
 
 def make_ticket(workitem: int, kind: ChangeKind, risk: RiskClass, tenant: str = "demo") -> Ticket:
@@ -113,6 +113,6 @@ def test_agents_and_merge_get_the_tenant_scm_kind(db: psycopg.Connection) -> Non
     insert(db, [make_ticket(120, ChangeKind.LINT_FIX, RiskClass.R0, tenant="contoso")])
     db.execute("UPDATE ticketpilot.tenants SET scm_kind = 'ado' WHERE tenant_id = 'contoso'")
     dag = build_all(only_dag_id="ticket__contoso__120")["ticket__contoso__120"]
-    kinds = {t.task_id: t.scm_kind for t in dag.tasks}
+    kinds = {t.task_id: t.scm_kind for t in dag.tasks if hasattr(t, "scm_kind")}
     assert kinds == dict.fromkeys(kinds, "ado")
-    assert set(kinds) == set(BASE_CHAIN)
+    assert set(kinds) == set(BASE_CHAIN) - {"report_cost"}, "every step that touches the forge"

@@ -8,6 +8,7 @@ import psycopg
 
 from include import merge_step
 from include.contracts import ChangeKind, RiskClass, Ticket
+from include.costs import ticket_cost
 from include.scm.local import LocalForge
 
 TICKET = Ticket(tenant="ledgered", workitem_id=7, rev=1, title="Fix lint", repo="svc",
@@ -34,11 +35,13 @@ def book(db: psycopg.Connection, ticket_key: str, cost: str) -> None:
 
 
 def test_cost_is_the_ledger_total_of_the_ticket(db: psycopg.Connection) -> None:
-    assert merge_step.ledger_cost_usd(TICKET.model_copy(update={"tenant": "no-ledger"})) == 0
+    assert ticket_cost(TICKET.model_copy(update={"tenant": "no-ledger"})).cost_usd == 0
     book(db, TICKET.ticket_key, "0.0125")
     book(db, TICKET.ticket_key, "0.0100")
     book(db, "ledgered-8", "5")
-    assert merge_step.ledger_cost_usd(TICKET) == Decimal("0.0225")
+    cost = ticket_cost(TICKET)
+    assert (cost.cost_usd, cost.calls) == (Decimal("0.0225"), 2)
+    assert "$0.0225 over 2 model call(s)" in cost.line()
 
 
 def test_a_forge_with_a_board_gets_the_summary(db: psycopg.Connection) -> None:
