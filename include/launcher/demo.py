@@ -104,7 +104,7 @@ def report(forge: LocalForge, runs: dict[str, RunView], client: AirflowClient) -
                 print(f"  PR #{pr.pr_id} {pr.url} [{pr.status}] {pr.source_branch} → {pr.target_branch}"
                       f" merge {(pr.merge_commit or '')[:10]}")
                 print("  diff:\n" + _indent(_diffstat(forge, pr.pr_id)))
-                for step in ("test_fix_loop", "review"):
+                for step in ("po_refine", "test_fix_loop", "review", "docs"):
                     result = client.xcom(view.dag_id, view.run_id, step) if view.run_id else None
                     if isinstance(result, dict):
                         print(f"  {step}: {result.get('summary', '')}")
