@@ -11,16 +11,17 @@ from fastapi.responses import JSONResponse
 
 from plugins.ingress.ratelimit import DEFAULT_BURST, DEFAULT_RATE_PER_S, RateLimiter
 from plugins.ingress.routes import router
-from plugins.ingress.state import IngressState
+from plugins.ingress.state import DEFAULT_MAX_IN_FLIGHT, IngressState
 
 URL_PREFIX = "/ticketpilot"
 
 
 def create_app(db_url: str | None = None, *, hook_rate_per_s: float = DEFAULT_RATE_PER_S,
-               hook_burst: int = DEFAULT_BURST) -> FastAPI:
+               hook_burst: int = DEFAULT_BURST, hook_max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> FastAPI:
     """The ingress app, routes relative to its mount point `URL_PREFIX`. `db_url` defaults to settings;
-    the hook rate limit applies per tenant, unless the tenant row sets its own."""
-    state = IngressState(db_url, RateLimiter(hook_rate_per_s, hook_burst))
+    the hook rate limit applies per tenant, unless the tenant row sets its own; `hook_max_in_flight` caps the
+    deliveries this process works on at once, across tenants."""
+    state = IngressState(db_url, RateLimiter(hook_rate_per_s, hook_burst), max_in_flight=hook_max_in_flight)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

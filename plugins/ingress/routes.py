@@ -147,7 +147,8 @@ def health() -> HealthResponse:
         401: {"description": "Missing or wrong hook credentials (or header secret, where configured)"},
         403: {"description": "The delivery names another ADO organisation or project than the tenant's"},
         422: {"description": "Not a supported delivery; the detail says why and lists the supported events"},
-        503: {"description": "Over the tenant's rate limit, or database unavailable; ADO retries (Retry-After)"},
+        503: {"description": "Over the tenant's rate limit, ingress saturated, or database unavailable; "
+                             "ADO retries (Retry-After)"},
     },
 )
 async def ado_hook(
@@ -156,6 +157,19 @@ async def ado_hook(
 ) -> AcceptedResponse | RecordedResponse:
     """Accept one ADO delivery: 202 when it changed something, 200 when already seen or nothing to do
     (ADO retries must see 2xx)."""
+    if state.in_flight >= state.max_in_flight:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            f"ingress saturated ({state.in_flight} deliveries in flight); retry later",
+                            headers={"Retry-After": "2"})
+    state.in_flight += 1  # no await between the check and here: the event loop runs one coroutine at a time
+    try:
+        return await _handle(request, response, hook_tenant, state)
+    finally:
+        state.in_flight -= 1
+
+
+async def _handle(request: Request, response: Response, hook_tenant: Tenant,
+                  state: IngressState) -> AcceptedResponse | RecordedResponse:
     try:
         payload = json.loads(await request.body())
     except ValueError as exc:

@@ -46,15 +46,25 @@ class TenantCache:
         return tenant
 
 
-class IngressState:
-    """The app's database pool (opened lazily, closed with the app), its tenant cache and rate limiter."""
+DEFAULT_MAX_IN_FLIGHT = 64
+"""Deliveries one API-server process works on at once. Past it a delivery is shed with 503 + Retry-After
+(ADO retries it) instead of queueing for seconds: one worker saturates near 280 deliveries/s on 2 cores
+(bench/RESULTS.md), and a growing queue only turns into ADO timeouts and more retries."""
 
-    def __init__(self, db_url: str | None = None, rate_limiter: RateLimiter | None = None) -> None:
+
+class IngressState:
+    """The app's database pool (opened lazily, closed with the app), its tenant cache, rate limiter and the
+    count of deliveries in flight (read and changed on the event loop only, so it needs no lock)."""
+
+    def __init__(self, db_url: str | None = None, rate_limiter: RateLimiter | None = None, *,
+                 max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> None:
         self._db_url = db_url
         self._pool: ConnectionPool | None = None
         self._lock = threading.Lock()
         self.tenants = TenantCache()
         self.rate_limiter = rate_limiter or RateLimiter()
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
 
     @property
     def pool(self) -> ConnectionPool:

@@ -197,3 +197,21 @@ def test_a_tenants_own_limit_overrides_the_default(client: TestClient, db: psyco
     create_tenant(db, TENANT, HOOK_USER, HOOK_SECRET, "web", APPROVERS, hook_rate_per_s=0.01, hook_burst=1)
     assert post(client, event("workitem.created")).status_code == 202
     assert post(client, event("workitem.created")).status_code == 503
+
+
+def test_a_saturated_ingress_sheds_with_503_and_stores_nothing(db_url: str, db: psycopg.Connection,
+                                                               tenant: None) -> None:
+    for client in make_client(db_url, hook_max_in_flight=0):
+        shed = post(client, event("workitem.created"))
+        assert shed.status_code == 503 and shed.headers["Retry-After"] == "2"
+        assert "ingress saturated" in shed.json()["detail"]
+    assert counts(db) == NOTHING
+
+
+def test_in_flight_count_returns_to_zero_whatever_the_answer(db_url: str, db: psycopg.Connection,
+                                                              tenant: None) -> None:
+    for client in make_client(db_url, hook_max_in_flight=1):
+        assert post(client, event("workitem.created")).status_code == 202
+        assert post(client, {"eventType": "git.push"}).status_code == 422
+        # with room for one, a leaked count after the 422 would shed this one
+        assert post(client, event("workitem.created")).status_code == 200
