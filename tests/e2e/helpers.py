@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,11 @@ def update_of(created: dict[str, Any], *, rev: int, **fields: Any) -> dict[str, 
     payload["resource"]["revision"] = {"id": item["id"], "rev": rev, "fields": {**item["fields"], **fields},
                                        "url": item.get("url", "")}
     return payload
+
+
+def merged_times(git_log: str, pr_id: int) -> int:
+    """How many commits carry the trailer of PR `pr_id` (whole lines: PR 1 must not count PR 10's)."""
+    return len(re.findall(rf"^Ticketpilot-PR: {pr_id}$", git_log, flags=re.MULTILINE))
 
 
 def post(platform: Platform, tenant: str, payload: dict[str, Any], auth: tuple[str, str]) -> httpx.Response:

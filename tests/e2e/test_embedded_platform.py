@@ -22,7 +22,7 @@ from include.launcher.follow import RunView
 from include.launcher.platform import Platform
 from include.scm.local import LocalForge
 from include.store.db import connect
-from tests.e2e.helpers import post, run_to_end
+from tests.e2e.helpers import merged_times, post, run_to_end
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -94,7 +94,7 @@ def test_one_branch_one_merged_pr_and_a_changelog_line(
     assert prs[0]["status"] == "completed" and prs[0]["is_draft"] is False
     main = main_checkout(forge, tmp_path)
     log = git(main, "log", "--format=%H %B", "main")
-    assert log.count(f"Ticketpilot-PR: {prs[0]['pr_id']}") == 1, "merged exactly once"
+    assert merged_times(log, prs[0]["pr_id"]) == 1, "merged exactly once"
     changelog = (main / "CHANGELOG.md").read_text()
     assert sum(f"AB#{workitem}" in line for line in changelog.splitlines()) == 1
 

@@ -15,7 +15,7 @@ from include.launcher.platform import Platform
 from include.scm.local import LocalForge
 from include.store.db import connect
 from include.tenancy.provision import TenantSpec, provision
-from tests.e2e.helpers import delivery_like, post, update_of
+from tests.e2e.helpers import delivery_like, merged_times, post, update_of
 
 pytestmark = pytest.mark.e2e
 
@@ -121,7 +121,7 @@ def test_scheduler_sigkill_mid_run_resumes_without_duplicates(platform: Platform
     log = subprocess.run(["git", "-C", str(main), "log", "--format=%B"], capture_output=True, text=True,
                          check=True).stdout
     for row in rows:
-        assert log.count(f"Ticketpilot-PR: {row['pr_id']}") == 1
+        assert merged_times(log, row["pr_id"]) == 1
 
 
 def wait_for_task(platform: Platform, view: RunView, task_id: str, states: tuple[str, ...]) -> None:
