@@ -93,20 +93,27 @@ class AdoDelivery(BaseModel):
     changed_by: str = ""
 
 
-def parse_ado_delivery(payload: object, tenant: str, default_repo: str) -> AdoDelivery:
-    """Validate an ADO work-item delivery and normalise it; raise DeliveryError with the reason if unusable."""
+def validated_envelope(payload: object, supported_types: tuple[str, ...]) -> RawEnvelope:
+    """The delivery's envelope, checked for what every event needs: an object, a supported `eventType`
+    (the error lists the supported ones), an event id and a resource object."""
     if not isinstance(payload, dict):
         raise DeliveryError(f"a delivery must be a JSON object, got {json_kind(payload)}")
     envelope = validate(RawEnvelope, payload, "delivery")
-    supported = ", ".join(WORKITEM_EVENT_TYPES)
+    supported = ", ".join(supported_types)
     if not envelope.eventType:
         raise DeliveryError(f"eventType is missing; supported: {supported}")
-    if envelope.eventType not in WORKITEM_EVENT_TYPES:
+    if envelope.eventType not in supported_types:
         raise DeliveryError(f"eventType {envelope.eventType!r} is not supported; supported: {supported}")
     if not envelope.id:
         raise DeliveryError("id (the event id) is missing")
     if not isinstance(envelope.resource, dict):
         raise DeliveryError("resource is missing or not an object")
+    return envelope
+
+
+def parse_ado_delivery(payload: object, tenant: str, default_repo: str) -> AdoDelivery:
+    """Validate an ADO work-item delivery and normalise it; raise DeliveryError with the reason if unusable."""
+    envelope = validated_envelope(payload, WORKITEM_EVENT_TYPES)
 
     if envelope.eventType == "workitem.created":
         item = validate(RawWorkItem, envelope.resource, "resource")

@@ -31,10 +31,10 @@ from include.tickets.ado import (
     field_text,
     html_lines,
     identity,
-    json_kind,
     organisation_of,
     parse_ado_delivery,
     validate,
+    validated_envelope,
 )
 
 COMMENTED = "workitem.commented"
@@ -170,18 +170,7 @@ class _RawBuild(RawModel):
 
 def parse_event(payload: object, tenant: str, default_repo: str) -> HookEvent:
     """Validate a delivery of any supported event type; DeliveryError (with the supported list) otherwise."""
-    if not isinstance(payload, dict):
-        raise DeliveryError(f"a delivery must be a JSON object, got {json_kind(payload)}")
-    envelope = validate(RawEnvelope, payload, "delivery")
-    supported = ", ".join(SUPPORTED_EVENT_TYPES)
-    if not envelope.eventType:
-        raise DeliveryError(f"eventType is missing; supported: {supported}")
-    if envelope.eventType not in SUPPORTED_EVENT_TYPES:
-        raise DeliveryError(f"eventType {envelope.eventType!r} is not supported; supported: {supported}")
-    if not envelope.id:
-        raise DeliveryError("id (the event id) is missing")
-    if not isinstance(envelope.resource, dict):
-        raise DeliveryError("resource is missing or not an object")
+    envelope = validated_envelope(payload, SUPPORTED_EVENT_TYPES)
     body: AdoDelivery | CommentDelivery | PullRequestDelivery | BuildDelivery
     if envelope.eventType in WORKITEM_EVENT_TYPES:
         body = parse_ado_delivery(payload, tenant=tenant, default_repo=default_repo)
