@@ -13,11 +13,14 @@ from airflow.sdk import DAG, chain
 
 from include.contracts import AgentRole, ChangeKind, Ticket
 from include.contracts.ticket import FACTORY_DAG_ID as ANCHOR_DAG_ID
+from include.settings import get_settings
 from include.store.db import connect
 from include.tenancy.naming import tenant_namespace, tenant_pool
+from operators.ado_pipeline import QueueAdoPipelineOperator
 from operators.agent_pod import AgentPodOperator
 from operators.cost_report import CostReportOperator
 from operators.merge import MergeOperator
+from sensors.ado import AdoPipelineRunSensor
 from sensors.gate import GateSensor
 
 DAG_PREFIX = "ticket__"
@@ -32,10 +35,16 @@ class TicketSpec:
     ticket: Ticket
     scm_kind: str = "local"
     approvers: list[str] = field(default_factory=list)
+    ado_pipeline_id: int | None = None
+
+    @property
+    def ado_conn_id(self) -> str | None:
+        """The tenant's Azure DevOps connection, for tenants on the `ado` SCM."""
+        return f"ado_{self.ticket.tenant}" if self.scm_kind == "ado" else None
 
 
 _QUERY = """
-SELECT t.ticket, te.scm_kind, te.approvers
+SELECT t.ticket, te.scm_kind, te.approvers, te.ado_pipeline_id
 FROM ticketpilot.tickets t JOIN ticketpilot.tenants te USING (tenant_id)
 WHERE (t.state = 'open'
        OR (t.closed_at > now() - %(retention)s
@@ -51,11 +60,14 @@ def load_specs(db_url: str | None = None, only_dag_id: str | None = None) -> lis
     query = _QUERY.format(only="AND t.dag_id = %(dag_id)s" if only_dag_id else "")
     with connect(db_url, autocommit=True) as conn:
         rows = conn.execute(query, {"retention": RETENTION, "dag_id": only_dag_id}).fetchall()
-    return [TicketSpec(Ticket.model_validate(r["ticket"]), r["scm_kind"], list(r["approvers"])) for r in rows]
+    return [TicketSpec(Ticket.model_validate(r["ticket"]), r["scm_kind"], list(r["approvers"]), r["ado_pipeline_id"])
+            for r in rows]
 
 
 def build_ticket_dag(spec: TicketSpec) -> DAG:
-    """po_refine → dev_change → [pipeline_yaml] → test_fix_loop → review → [gate] → merge → docs → report_cost."""
+    """po_refine → dev_change → [pipeline_yaml] → test_fix_loop → [ci_queue → ci_wait] → review → [gate] → merge
+    → docs → report_cost. The ci tasks run the tenant's Azure Pipelines pipeline on the branch (ado tenants that
+    set one); an ado tenant's gate also reads its approvers' votes on the PR."""
     ticket = spec.ticket
     data = ticket.model_dump(mode="json")
     with DAG(
@@ -87,16 +99,30 @@ def build_ticket_dag(spec: TicketSpec) -> DAG:
         if ticket.change_kind is not ChangeKind.DOCS:
             steps.append(agent(AgentRole.PIPELINE, "pipeline_yaml", {"dev": "dev_change"}))
         steps.append(agent(AgentRole.TEST, "test_fix_loop", {"dev": "dev_change"}))
+        if spec.ado_conn_id and spec.ado_pipeline_id:
+            steps += _ado_pipeline_tasks(data, spec.ado_pipeline_id, spec.ado_conn_id)
         steps.append(agent(AgentRole.REVIEW, "review", {"dev": "dev_change"}))
         gate_task_id = None
         if ticket.risk_class.needs_gate:
             gate_task_id = "gate"
-            steps.append(GateSensor(task_id=gate_task_id, ticket=data, named_approvers=spec.approvers))
+            steps.append(GateSensor(task_id=gate_task_id, ticket=data, named_approvers=spec.approvers,
+                                    azure_devops_conn_id=spec.ado_conn_id))
         steps.append(MergeOperator(task_id="merge", ticket=data, scm_kind=spec.scm_kind, gate_task_id=gate_task_id))
         steps.append(agent(AgentRole.DOCS, "docs", {"dev": "dev_change", "po": "po_refine", "merge": "merge"}))
         steps.append(CostReportOperator(task_id="report_cost", ticket=data))
         chain(*steps)
     return dag
+
+
+def _ado_pipeline_tasks(ticket: dict, pipeline_id: int, conn_id: str) -> list:
+    """Queue the run once per commit, then wait for it in the triggerer; a failed run stops the ticket."""
+    poll = get_settings().external_poll_s
+    return [
+        QueueAdoPipelineOperator(task_id="ci_queue", ticket=ticket, pipeline_id=pipeline_id,
+                                 azure_devops_conn_id=conn_id),
+        AdoPipelineRunSensor(task_id="ci_wait", pipeline_id=pipeline_id, azure_devops_conn_id=conn_id,
+                             run_id="{{ ti.xcom_pull(task_ids='ci_queue')['run_id'] }}", poll_interval=poll),
+    ]
 
 
 def build_anchor_dag() -> DAG:

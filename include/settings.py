@@ -19,6 +19,8 @@ class Settings(BaseModel):
     airflow_api_url: str = "http://127.0.0.1:28080"
     airflow_user: str = "admin"
     airflow_password: str = "admin"
+    external_poll_s: float = 30.0
+    """Seconds between checks of an outside system a task waits on (ADO pipeline runs)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,6 +33,7 @@ class Settings(BaseModel):
             airflow_api_url=os.environ.get("TICKETPILOT_AIRFLOW_URL", "http://127.0.0.1:28080"),
             airflow_user=os.environ.get("TICKETPILOT_AIRFLOW_USER", "admin"),
             airflow_password=os.environ.get("TICKETPILOT_AIRFLOW_PASSWORD", "admin"),
+            external_poll_s=float(os.environ.get("TICKETPILOT_EXTERNAL_POLL_S", "30")),
         )
 
     def require_db(self) -> str:

@@ -16,10 +16,11 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from hooks.ado import AzureDevOpsHook
 from include.contracts import RiskClass, Ticket
 from include.store import gates
 from include.store.db import connect
-from triggers.gate import GateEvent, GateTrigger
+from triggers.gate import AdoVotes, GateEvent, GateTrigger, pull_ado_votes
 
 DEFAULT_GATE_TIMEOUT = timedelta(days=7)
 
@@ -29,6 +30,8 @@ class GateSensor(BaseSensorOperator):
 
     :param ticket: the Ticket as a JSON-able dict.
     :param named_approvers: people of whom at least one must approve an R3 change.
+    :param azure_devops_conn_id: for a tenant on Azure DevOps, the connection through which the approvers'
+        votes on the ticket's PR are read as decisions (as well as the hook path and the REST/UI ones).
     :param poll_interval: seconds between checks of the gate row (trigger and poke alike).
     """
 
@@ -39,6 +42,7 @@ class GateSensor(BaseSensorOperator):
         *,
         ticket: Mapping[str, Any],
         named_approvers: list[str] | None = None,
+        azure_devops_conn_id: str | None = None,
         poll_interval: float = 2.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
@@ -48,6 +52,7 @@ class GateSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.ticket = dict(ticket)
         self.named_approvers = list(named_approvers or [])
+        self.azure_devops_conn_id = azure_devops_conn_id
         self.poll_interval = poll_interval
         self.deferrable = deferrable
 
@@ -69,12 +74,17 @@ class GateSensor(BaseSensorOperator):
             return super().execute(context)
         self.defer(
             trigger=GateTrigger(ticket_key=ticket.ticket_key, run_id=run_id,
-                                timeout_at=time.time() + self.timeout, poll_interval=self.poll_interval),
+                                timeout_at=time.time() + self.timeout, poll_interval=self.poll_interval,
+                                ado_votes=self._ado_votes(context, ticket)),
             method_name="execute_complete",
         )
 
     def poke(self, context: Any) -> bool:
-        ticket_key = Ticket.model_validate(self.ticket).ticket_key
+        ticket = Ticket.model_validate(self.ticket)
+        ticket_key = ticket.ticket_key
+        if (votes := self._ado_votes(context, ticket)) is not None:
+            with AzureDevOpsHook(votes["azure_devops_conn_id"]).get_conn() as client:
+                pull_ado_votes(client, votes, ticket_key)
         with connect(autocommit=True) as conn:
             status = gates.get_gate(conn, ticket_key, context["run_id"])["status"]
         if status == "pending":
@@ -103,6 +113,16 @@ class GateSensor(BaseSensorOperator):
                 f"tenant's approvers {self.named_approvers or '(none named)'} and re-run the gate task."
             )
         raise AirflowException(f"unexpected gate status {status!r} for {ticket_key}: {message}")
+
+    def _ado_votes(self, context: Any, ticket: Ticket) -> AdoVotes | None:
+        if self.azure_devops_conn_id is None:
+            return None
+        dev = context["ti"].xcom_pull(task_ids="dev_change") or {}
+        if not dev.get("pr_id"):
+            raise AirflowFailException(f"the gate of {ticket.ticket_key} reads votes on the ticket's PR, but "
+                                       "dev_change returned no pr_id; clear dev_change, then this task")
+        return AdoVotes(azure_devops_conn_id=self.azure_devops_conn_id, repo=ticket.repo, pr_id=int(dev["pr_id"]),
+                        approvers=self.named_approvers)
 
     def _risk(self, context: Any, ticket: Ticket) -> RiskClass:
         """The larger of the planned class and what the Dev step found in the real diff."""

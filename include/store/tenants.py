@@ -15,13 +15,13 @@ import hmac
 
 import psycopg
 from psycopg.rows import dict_row
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from include.contracts.ticket import TENANT_PATTERN
 
 HOOK_SECRET_HEADER = "X-Ticketpilot-Hook-Secret"
 _COLUMNS = ("tenant_id, hook_username, hook_secret_sha256, scm_kind, default_repo, approvers, ado_org, ado_project, "
-            "hook_header_sha256, hook_rate_per_s, hook_burst")
+            "hook_header_sha256, hook_rate_per_s, hook_burst, ado_pipeline_id")
 _NO_MATCH = hashlib.sha256(b"ticketpilot: no such tenant").hexdigest()
 
 
@@ -41,6 +41,15 @@ class Tenant(BaseModel):
     hook_header_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", repr=False)
     hook_rate_per_s: float | None = Field(default=None, gt=0)
     hook_burst: int | None = Field(default=None, ge=1)
+    ado_pipeline_id: int | None = Field(default=None, gt=0)
+    """The Azure Pipelines pipeline a ticket branch runs in before review (ado tenants); None: no ADO pipeline."""
+
+    @model_validator(mode="after")
+    def _pipeline_needs_ado(self) -> Tenant:
+        if self.ado_pipeline_id is not None and self.scm_kind != "ado":
+            raise ValueError(f"ado_pipeline_id is set but tenant {self.tenant_id!r} uses scm_kind "
+                             f"{self.scm_kind!r}: an Azure Pipelines pipeline needs scm_kind 'ado'")
+        return self
 
 
 def secret_digest(secret: str) -> str:
@@ -61,6 +70,7 @@ def create_tenant(
     header_secret: str | None = None,
     hook_rate_per_s: float | None = None,
     hook_burst: int | None = None,
+    ado_pipeline_id: int | None = None,
 ) -> Tenant:
     """Create the tenant or update it in place to exactly these settings (idempotent: re-running the same
     provisioning rotates nothing; leaving out an optional setting clears it)."""
@@ -68,20 +78,21 @@ def create_tenant(
                     scm_kind=scm_kind, default_repo=default_repo, approvers=approvers, ado_org=ado_org,
                     ado_project=ado_project,
                     hook_header_sha256=secret_digest(header_secret) if header_secret is not None else None,
-                    hook_rate_per_s=hook_rate_per_s, hook_burst=hook_burst)
+                    hook_rate_per_s=hook_rate_per_s, hook_burst=hook_burst, ado_pipeline_id=ado_pipeline_id)
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             "INSERT INTO ticketpilot.tenants (tenant_id, hook_username, hook_secret_sha256, scm_kind, default_repo, "
-            "approvers, ado_org, ado_project, hook_header_sha256, hook_rate_per_s, hook_burst) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id) DO UPDATE SET "
+            "approvers, ado_org, ado_project, hook_header_sha256, hook_rate_per_s, hook_burst, ado_pipeline_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id) DO UPDATE SET "
             "hook_username = EXCLUDED.hook_username, hook_secret_sha256 = EXCLUDED.hook_secret_sha256, "
             "scm_kind = EXCLUDED.scm_kind, default_repo = EXCLUDED.default_repo, approvers = EXCLUDED.approvers, "
             "ado_org = EXCLUDED.ado_org, ado_project = EXCLUDED.ado_project, "
             "hook_header_sha256 = EXCLUDED.hook_header_sha256, hook_rate_per_s = EXCLUDED.hook_rate_per_s, "
-            f"hook_burst = EXCLUDED.hook_burst RETURNING {_COLUMNS}",
+            "hook_burst = EXCLUDED.hook_burst, ado_pipeline_id = EXCLUDED.ado_pipeline_id "
+            f"RETURNING {_COLUMNS}",
             (tenant.tenant_id, tenant.hook_username, tenant.hook_secret_sha256, tenant.scm_kind,
              tenant.default_repo, tenant.approvers, tenant.ado_org, tenant.ado_project, tenant.hook_header_sha256,
-             tenant.hook_rate_per_s, tenant.hook_burst),
+             tenant.hook_rate_per_s, tenant.hook_burst, tenant.ado_pipeline_id),
         )
         row = cur.fetchone()
     return Tenant.model_validate(row)

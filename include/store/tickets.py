@@ -17,7 +17,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
-from include.contracts.gate import GateDecision
+from include.contracts.gate import GateDecision, GateOutcome
 from include.contracts.ticket import Ticket, TicketState
 from include.store import gates
 from include.tickets.ado import AdoDelivery
@@ -129,17 +129,25 @@ def record_votes(conn: psycopg.Connection, tenant: str, approvers: list[str],
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         if not _first_delivery(cur, tenant, pull_request.event_id, 0, key, "git.pullrequest.updated"):
             return Recorded(ticket_key=key, duplicate=True, note="delivery already processed")
-        recorded = 0
-        for approver, outcome in decided:
-            decision = GateDecision(ticket_key=key, decision=outcome, approver=approver, source="ado",
-                                    comment=f"ADO pull request {pull_request.pull_request_id}: {outcome.value}")
-            try:
-                gates.record_decision(conn, decision)
-            except gates.GateError:
-                continue  # no pending gate, or this approver already decided: nothing changes
-            recorded += 1
+        recorded = record_ado_decisions(conn, key, pull_request.pull_request_id, decided)
     return Recorded(ticket_key=key, recorded=recorded,
                     note=f"{recorded} gate decision(s) recorded from {len(decided)} deciding approver vote(s)")
+
+
+def record_ado_decisions(conn: psycopg.Connection, ticket_key: str, pr_id: int,
+                         decided: list[tuple[str, GateOutcome]]) -> int:
+    """Record approvers' deciding ADO votes on the ticket's pending gate; returns how many were new.
+    Shared by the service-hook path and the gate trigger's polling of the PR, so both agree on a decision."""
+    recorded = 0
+    for approver, outcome in decided:
+        decision = GateDecision(ticket_key=ticket_key, decision=outcome, approver=approver, source="ado",
+                                comment=f"ADO pull request {pr_id}: {outcome.value}")
+        try:
+            gates.record_decision(conn, decision)
+        except gates.GateError:
+            continue  # no pending gate, or this approver already decided: nothing changes
+        recorded += 1
+    return recorded
 
 
 def record_build(conn: psycopg.Connection, tenant: str, build: BuildDelivery) -> Recorded:

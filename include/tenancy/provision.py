@@ -24,12 +24,14 @@ class TenantSpec:
     pool_slots: int = 4
     ado_org: str | None = None  # deliveries naming another organisation or project are refused
     ado_project: str | None = None
+    ado_pipeline_id: int | None = None  # the Azure Pipelines pipeline ticket branches run in (ado tenants)
 
 
 def provision(spec: TenantSpec, airflow: AirflowClient) -> None:
     """Idempotent: safe to run on every start."""
     with connect() as conn, conn.transaction():
         create_tenant(conn, spec.tenant_id, spec.hook_username, spec.hook_secret, spec.default_repo,
-                      spec.approvers, scm_kind=spec.scm_kind, ado_org=spec.ado_org, ado_project=spec.ado_project)
+                      spec.approvers, scm_kind=spec.scm_kind, ado_org=spec.ado_org, ado_project=spec.ado_project,
+                      ado_pipeline_id=spec.ado_pipeline_id)
     airflow.ensure_pool(tenant_pool(spec.tenant_id), spec.pool_slots,
                         f"Agent steps of tenant {spec.tenant_id}")

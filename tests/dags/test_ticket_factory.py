@@ -116,3 +116,24 @@ def test_agents_and_merge_get_the_tenant_scm_kind(db: psycopg.Connection) -> Non
     kinds = {t.task_id: t.scm_kind for t in dag.tasks if hasattr(t, "scm_kind")}
     assert kinds == dict.fromkeys(kinds, "ado")
     assert set(kinds) == set(BASE_CHAIN) - {"report_cost"}, "every step that touches the forge"
+
+
+def test_an_ado_tenant_with_a_pipeline_runs_it_before_review_and_reads_votes_at_the_gate(
+        db: psycopg.Connection) -> None:
+    insert(db, [make_ticket(121, ChangeKind.DEPENDENCY_BUMP, RiskClass.R2, tenant="contoso")])
+    db.execute("UPDATE ticketpilot.tenants SET scm_kind = 'ado', ado_pipeline_id = 7 WHERE tenant_id = 'contoso'")
+    dag = build_all(only_dag_id="ticket__contoso__121")["ticket__contoso__121"]
+    order = [t.task_id for t in sorted(dag.tasks, key=lambda t: len(t.get_flat_relatives(upstream=True)))]
+    assert order == ["po_refine", "dev_change", "pipeline_yaml", "test_fix_loop", "ci_queue", "ci_wait", "review",
+                     "gate", "merge", "docs", "report_cost"]
+    queue, wait, gate = dag.get_task("ci_queue"), dag.get_task("ci_wait"), dag.get_task("gate")
+    assert (queue.pipeline_id, queue.azure_devops_conn_id) == (7, "ado_contoso")
+    assert (wait.pipeline_id, wait.azure_devops_conn_id) == (7, "ado_contoso")
+    assert wait.run_id == "{{ ti.xcom_pull(task_ids='ci_queue')['run_id'] }}"
+    assert gate.azure_devops_conn_id == "ado_contoso" and gate.named_approvers == ["alice"]
+
+
+def test_a_local_tenant_has_no_ci_tasks_and_its_gate_reads_no_ado_votes(dagbag: DagBag) -> None:
+    dag = dagbag.dags["ticket__demo__103"]
+    assert not {"ci_queue", "ci_wait"} & set(dag.task_ids)
+    assert dag.get_task("gate").azure_devops_conn_id is None

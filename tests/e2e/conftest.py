@@ -36,7 +36,7 @@ def ado_connection_env(emulator: EmulatorServer) -> dict[str, str]:
 def platform(ado_server: EmulatorServer) -> Iterator[Platform]:
     home = Path(tempfile.mkdtemp(prefix="tp-e2e-"))
     platform = Platform(home=home, api_port=free_port(), heartbeat_timeout_s=20,
-                        extra_env=ado_connection_env(ado_server))
+                        extra_env={**ado_connection_env(ado_server), "TICKETPILOT_EXTERNAL_POLL_S": "1"})
     try:
         platform.up()
         platform.wait_for_factory()

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import psycopg
 import pytest
 
 from include.contracts import GateDecision, GateOutcome, RiskClass
+from include.scm.ado import AdoClient
 from include.store import gates
-from triggers.gate import GateTrigger
+from tests.emulators.ado.fixtures import ado_emulator, ado_server
+from tests.emulators.ado.server import EmulatorServer
+from triggers.gate import AdoVotes, GateTrigger
+
+__all__ = ["ado_emulator", "ado_server"]
 
 TICKET_KEY = "demo-42"
 RUN_ID = "ticket__r1"
@@ -33,7 +39,7 @@ def test_serialize(trigger: GateTrigger) -> None:
     path, kwargs = trigger.serialize()
     assert path == "triggers.gate.GateTrigger"
     assert kwargs == {"ticket_key": TICKET_KEY, "run_id": RUN_ID, "timeout_at": trigger.timeout_at,
-                      "poll_interval": 0.05}
+                      "poll_interval": 0.05, "ado_votes": None}
     assert "db_url" not in kwargs, "credentials must not be stored in the trigger table"
     assert GateTrigger(**kwargs).serialize() == (path, kwargs)
 
@@ -85,3 +91,55 @@ async def test_database_failure_becomes_an_error_event(
     get_settings.cache_clear()
     assert event["status"] == "error"
     assert "OperationalError" in event["message"]
+
+
+# --- an ado tenant's gate also reads its approvers' votes on the PR ------------------------------------------
+
+ADO_CONN = "ado_gate_test"
+CAROL = "carol-00-0000-4000-8000-0000000000c1"  # the emulator signs reviewers in as <first 8 chars>@example.test
+MALLORY = "mallory0-0000-4000-8000-0000000000e1"
+
+
+@pytest.fixture
+def ado_pr(ado_emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> tuple[AdoClient, int]:
+    conn = {"conn_type": "azure_devops", "host": ado_emulator.org_url, "password": "pat", "extra": {"project": "proj"}}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{ADO_CONN.upper()}", json.dumps(conn))
+    client = AdoClient.with_pat(ado_emulator.org_url, "proj", "pat")
+    main = ado_emulator.seed_repo("app", {"README.md": "hi\n"})
+    client.create_branch("app", "tp/42-x", main)
+    return client, client.create_pr("app", "tp/42-x", "main", "X", is_draft=False).pull_request_id
+
+
+def ado_trigger(pr_id: int) -> GateTrigger:
+    votes = AdoVotes(azure_devops_conn_id=ADO_CONN, repo="app", pr_id=pr_id, approvers=["Carol-00@example.test"])
+    return GateTrigger(ticket_key=TICKET_KEY, run_id=RUN_ID, timeout_at=time.time() + 10, poll_interval=0.05,
+                       ado_votes=votes)
+
+
+async def test_an_approvers_vote_in_ado_passes_an_r2_gate_without_any_hook(
+        db: psycopg.Connection, ado_pr: tuple[AdoClient, int]) -> None:
+    client, pr_id = ado_pr
+    open_gate(db)
+    trigger = ado_trigger(pr_id)
+    assert GateTrigger(**trigger.serialize()[1]).serialize() == trigger.serialize()
+
+    async def votes_soon() -> None:
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(client.set_vote, "app", pr_id, MALLORY, 10)  # not a tenant approver
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(client.set_vote, "app", pr_id, CAROL, 10)
+
+    event, _ = await asyncio.gather(first_event(trigger), votes_soon())
+    assert event["status"] == "approved"
+    assert [(d["approver"], d["source"]) for d in event["decisions"]] == [("Carol-00@example.test", "ado")], \
+        "the tenant's spelling is recorded; a reviewer outside the approver list counts for nothing"
+
+
+async def test_a_rejecting_vote_in_ado_rejects_the_gate(db: psycopg.Connection,
+                                                        ado_pr: tuple[AdoClient, int]) -> None:
+    client, pr_id = ado_pr
+    open_gate(db)
+    client.set_vote("app", pr_id, CAROL, -10)
+    event = await first_event(ado_trigger(pr_id))
+    assert event["status"] == "rejected"
+    assert gates.decisions(db, TICKET_KEY, RUN_ID)[0]["comment"] == f"ADO pull request {pr_id}: reject"

@@ -342,8 +342,14 @@ class AdoClient:
         branch: str,
         template_parameters: dict[str, str] | None = None,
         variables: dict[str, str] | None = None,
+        version: str | None = None,
     ) -> PipelineRun:
-        body: dict[str, Any] = {"resources": {"repositories": {"self": {"refName": branch_ref(branch)}}}}
+        """Queue a run of `branch` (at commit `version` when given, else its tip). Not replay-safe: a retry
+        after a lost answer could queue twice, so callers look the run up first (include/scm/ado/pipelines.py)."""
+        self_repo: dict[str, str] = {"refName": branch_ref(branch)}
+        if version:
+            self_repo["version"] = version
+        body: dict[str, Any] = {"resources": {"repositories": {"self": self_repo}}}
         if template_parameters:
             body["templateParameters"] = template_parameters
         if variables:
@@ -355,12 +361,16 @@ class AdoClient:
         return self._get(f"pipelines/{pipeline_id}/runs/{run_id}", PipelineRun)
 
     def latest_build(self, definition_id: int, branch: str) -> Build | None:
-        found = self._list(
+        found = self.builds(definition_id, branch, top=1)
+        return found[0] if found else None
+
+    def builds(self, definition_id: int, branch: str, top: int = 50) -> list[Build]:
+        """The pipeline's builds of `branch`, newest first (a pipeline run is a build with the run's id)."""
+        return self._list(
             "build/builds", Build,
-            **{"definitions": definition_id, "branchName": branch_ref(branch), "$top": 1,
+            **{"definitions": definition_id, "branchName": branch_ref(branch), "$top": top,
                "queryOrder": "queueTimeDescending"},
         )
-        return found[0] if found else None
 
 
 def _change(change: ItemChange) -> dict[str, Any]:

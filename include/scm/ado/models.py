@@ -165,6 +165,8 @@ class PullRequest(AdoModel):
 class Reviewer(AdoModel):
     id: str
     display_name: str = ""
+    unique_name: str = ""  # the sign-in name: what a tenant's approver list names, never the display name
+    is_container: bool = False  # a group, whose vote is not one person's decision
     vote: int = 0
     is_required: bool = False
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,7 +15,7 @@ from tests.emulators.ado.faults import Fault, FaultMiddleware
 from tests.emulators.ado.git_http import git_http_routes
 from tests.emulators.ado.repos import ZERO
 from tests.emulators.ado.service_hooks import Subscription
-from tests.emulators.ado.state import EmulatorState, now
+from tests.emulators.ado.state import EmulatorState, PipelineAgent, now
 
 API = "/{org}/{project}/_apis"
 
@@ -92,11 +93,14 @@ def _admin_routes(app: FastAPI, state: EmulatorState) -> None:
 
     @app.post("/_emulator/pipelines/{pipeline_id}/runs/{run_id}")
     async def finish_run(pipeline_id: int, run_id: int, body: dict[str, Any]) -> dict[str, Any]:
-        run, build = state.runs[run_id], state.builds[run_id]
-        run |= {"state": "completed", "result": body["result"], "finishedDate": now()}
-        build |= {"status": "completed", "result": body["result"], "finishTime": now()}
-        state.announce("build.complete", build, f"Build {build['buildNumber']} {body['result']}")
-        return run
+        return state.finish_run(run_id, body["result"])
+
+    @app.put("/_emulator/pipelines/{pipeline_id}")
+    async def define_pipeline(pipeline_id: int, agent: PipelineAgent) -> dict[str, Any]:
+        """Give a pipeline a repository and an agent that finishes each run with `result` after `seconds`."""
+        state.repo(agent.repository)
+        state.pipelines[pipeline_id] = agent
+        return {"id": pipeline_id, **agent.model_dump()}
 
 
 def _work_item_routes(app: FastAPI, state: EmulatorState) -> None:
@@ -297,7 +301,14 @@ def _pull_request_routes(app: FastAPI, state: EmulatorState) -> None:
 def _pipeline_routes(app: FastAPI, state: EmulatorState) -> None:
     @app.post(API + "/pipelines/{pipeline_id}/runs")
     async def run_pipeline(pipeline_id: int, body: dict[str, Any]) -> dict[str, Any]:
-        ref = (((body.get("resources") or {}).get("repositories") or {}).get("self") or {}).get("refName", "")
+        self_repo = ((body.get("resources") or {}).get("repositories") or {}).get("self") or {}
+        ref, version = self_repo.get("refName", ""), self_repo.get("version")
+        agent = state.pipelines.get(pipeline_id)
+        if agent is not None and version is None:
+            version = state.repo(agent.repository).tip(ref)
+            if version is None:
+                raise AdoHttpError(400, f"The branch {ref!r} does not exist in {agent.repository!r}.",
+                                   "PipelineValidationException")
         run_id = state.next_id()
         stamp = now()
         pipeline_url = state.api(f"pipelines/{pipeline_id}")
@@ -323,6 +334,10 @@ def _pipeline_routes(app: FastAPI, state: EmulatorState) -> None:
             "sourceBranch": ref,
             "url": state.api(f"build/Builds/{run_id}"),
         }
+        if version:
+            state.builds[run_id]["sourceVersion"] = version
+        if agent is not None:
+            asyncio.get_running_loop().call_later(agent.seconds, state.finish_run, run_id, agent.result)
         return run
 
     @app.get(API + "/pipelines/{pipeline_id}/runs/{run_id}")

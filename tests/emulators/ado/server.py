@@ -89,3 +89,9 @@ class EmulatorServer:
 
     def arm(self, *faults: dict[str, Any]) -> None:
         self.admin("POST", "faults", list(faults))
+
+    def define_pipeline(self, pipeline_id: int, repository: str, result: str = "succeeded",
+                        seconds: float = 1.0) -> None:
+        """A pipeline building `repository` whose runs finish on their own with `result` after `seconds`."""
+        self.admin("PUT", f"pipelines/{pipeline_id}", {"repository": repository, "result": result,
+                                                        "seconds": seconds})

@@ -8,7 +8,9 @@ import itertools
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 from tests.emulators.ado.errors import AdoHttpError
 from tests.emulators.ado.faults import FaultBook
@@ -16,6 +18,14 @@ from tests.emulators.ado.repos import ZERO, EmulatedRepo
 from tests.emulators.ado.service_hooks import ServiceHooks
 
 THREAD_STATUSES = ["unknown", "active", "fixed", "wontFix", "closed", "byDesign", "pending"]
+
+
+class PipelineAgent(BaseModel):
+    """What stands in for a build agent: the repository a pipeline builds and how each run ends."""
+
+    repository: str
+    result: Literal["succeeded", "failed", "canceled"] = "succeeded"
+    seconds: float = Field(default=1.0, ge=0)
 
 
 def now() -> str:
@@ -40,6 +50,7 @@ class EmulatorState:
         self.statuses: dict[int, list[dict[str, Any]]] = {}
         self.runs: dict[int, dict[str, Any]] = {}
         self.builds: dict[int, dict[str, Any]] = {}
+        self.pipelines: dict[int, PipelineAgent] = {}
         self.pushes: list[dict[str, Any]] = []
         self.auth_headers: list[str] = []
         self._ids = itertools.count(1)
@@ -119,6 +130,16 @@ class EmulatorState:
         }
         comments.append(comment)
         return comment
+
+    def finish_run(self, run_id: int, result: str) -> dict[str, Any]:
+        """Complete a pipeline run and its build, then announce `build.complete` like ADO does."""
+        run, build = self.runs[run_id], self.builds[run_id]
+        if run["state"] == "completed":
+            return run
+        run |= {"state": "completed", "result": result, "finishedDate": now()}
+        build |= {"status": "completed", "result": result, "finishTime": now()}
+        self.announce("build.complete", build, f"Build {build['buildNumber']} {result}")
+        return run
 
     # --- service hooks ------------------------------------------------------------------------------
 

@@ -38,3 +38,13 @@ def test_header_secret_check() -> None:
     assert not check_header_secret(with_secret, "")
     with pytest.raises(ValidationError):
         Tenant(**base, hook_rate_per_s=0)
+
+
+def test_an_ado_pipeline_is_stored_for_an_ado_tenant_and_refused_for_others(db: psycopg.Connection) -> None:
+    tenant = create_tenant(db, TENANT, "ado-acme", "s1", "web", [], scm_kind="ado", ado_pipeline_id=7)
+    assert get_tenant(db, TENANT).ado_pipeline_id == tenant.ado_pipeline_id == 7
+    with pytest.raises(ValidationError, match="an Azure Pipelines pipeline needs scm_kind 'ado'"):
+        create_tenant(db, TENANT, "ado-acme", "s1", "web", [], scm_kind="local", ado_pipeline_id=7)
+    assert get_tenant(db, TENANT).ado_pipeline_id == 7, "a refused change stores nothing"
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db.execute("UPDATE ticketpilot.tenants SET ado_pipeline_id = 0")
