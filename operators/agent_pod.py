@@ -27,6 +27,8 @@ from include.runners.pod_spec import (
     service_account,
 )
 from include.tenancy.naming import tenant_namespace
+from model_serving.router import connections as llm_connections
+from model_serving.router.errors import ConfigurationError
 
 RUNNERS = ("local", "kubernetes")
 DEFAULT_IMAGE = "ghcr.io/ticketpilot/agent:0.1.0"
@@ -102,16 +104,33 @@ class AgentPodOperator(KubernetesPodOperator):
         if self.runner not in RUNNERS:
             raise AirflowFailException(f"runner must be one of {RUNNERS}, got {self.runner!r}")
         task = self.build_agent_task(context)
+        model = self.model_connection()
         self.env_vars = [*self.env_vars, k8s.V1EnvVar(name="TICKETPILOT_AGENT_TASK", value=task.model_dump_json())]
         if self.runner == "local":
-            return self.execute_local(task, context)
+            return self.execute_local(task, context, model.env(with_key=True) if model else {})
+        if model is not None:  # the key stays in the namespace's secret (envFrom), out of the pod spec
+            self.env_vars = [*self.env_vars, *(k8s.V1EnvVar(name=k, value=v) for k, v in model.env(with_key=False)
+                                               .items())]
         return super().execute(context)
 
-    def execute_local(self, task: AgentTask, context: Any) -> dict[str, Any]:
+    def model_connection(self) -> llm_connections.LlmConnection | None:
+        """The tenant's model connection (`llm_<tenant>`, else `llm_default`), read here in the task process,
+        which can reach every connection store; None leaves the environment's model (or none) in place."""
+        try:
+            found = llm_connections.lookup(str(self.ticket["tenant"]))
+        except ConfigurationError as exc:
+            raise AirflowFailException(f"model connection: {exc}") from None
+        if found is not None:
+            self.log.info("Model %s from connection %s", found.model, found.conn_id)
+        return found
+
+    def execute_local(self, task: AgentTask, context: Any, model_env: Mapping[str, str] | None = None
+                      ) -> dict[str, Any]:
         timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
+        env = {**os.environ, SCM_KIND_ENV: self.scm_kind, **(model_env or {})}
         try:
             return local.run_agent(self.role.value, task.model_dump_json(), timeout_s=timeout, log=self.log,
-                                   env={**os.environ, SCM_KIND_ENV: self.scm_kind}, on_start=self._remember_child)
+                                   env=env, on_start=self._remember_child)
         except local.AgentReportedFailure as failure:
             if failure.result is not None:
                 context["ti"].xcom_push(key="result", value=failure.result)

@@ -4,8 +4,9 @@ Reads the AgentTask JSON from `TICKETPILOT_AGENT_TASK` (or the file named by `TI
 runs the role and writes the validated result JSON to `TICKETPILOT_XCOM_PATH` (default: the
 KubernetesPodOperator XCom sidecar path). Exit codes tell the runner what a retry can change:
 0 ok; 2 the role finished and says no (red tests, blocking review), result written; 3 the step refused
-with a known error (one line: retrying the same input cannot help); 1 anything unexpected (traceback,
-worth a retry)."""
+with a known error (one line: retrying the same input cannot help, e.g. no model configured, a model budget
+exhausted); 1 anything unexpected (traceback) or a known error a retry may fix (one line: the model provider
+was unavailable)."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         write_result(result, Path(os.environ.get("TICKETPILOT_XCOM_PATH", DEFAULT_XCOM_PATH)))
     except (AgentError, ScmError) as exc:
         print(f"ticketpilot {role.value}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        return EXIT_FAILED if getattr(exc, "retryable", False) else EXIT_REFUSED
     log.info("%s", result.summary)
     if not result.ok:
         print(f"ticketpilot {role.value}: not ok: {result.summary}", file=sys.stderr)

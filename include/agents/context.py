@@ -12,8 +12,9 @@ from include.scm import ScmAdapter, adapter_for
 
 
 def scm_for(ticket: Ticket) -> ScmAdapter:
-    """The tenant's adapter; the runner passes the kind in TICKETPILOT_SCM_KIND (default: the local forge)."""
-    return adapter_for(ticket.tenant, os.environ.get("TICKETPILOT_SCM_KIND", "local"))
+    """The tenant's adapter, bound to the ticket's repository; the runner passes the kind in TICKETPILOT_SCM_KIND
+    (default: the local forge)."""
+    return adapter_for(ticket.tenant, os.environ.get("TICKETPILOT_SCM_KIND", "local"), repo=ticket.repo)
 
 
 def idempotency_key(ticket: Ticket, role: str, *parts: str) -> str:

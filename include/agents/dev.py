@@ -1,52 +1,57 @@
 """Dev: the ticket's change on its own branch, behind a draft PR linked to the work item.
 
+A deterministic playbook makes the change when the ticket's kind has one. Otherwise (a `feature` ticket),
+with a model configured, the model proposes structured edits (include.agents.model_edits), which are checked
+against the working copy, applied and committed; the Test step then runs the repository's tests on them.
+Without a model such a ticket fails with NeedsModelError before anything is written.
+
 Branch, commit and PR are each looked up before they are made (idempotency key `<ticket>:dev:r<rev>`),
-so a retried or resumed step returns the same PR instead of opening a second one."""
+so a retried or resumed step returns the same PR instead of opening a second one; a resumed model step finds
+its commit by that key and does not ask the model again."""
 
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
-from include.agents import po
+from include.agents import llm, model_edits, po
 from include.agents.context import idempotency_key, scm_for
-from include.agents.errors import AgentError
-from include.agents.playbooks import playbook_for
+from include.agents.edits import write_changes
+from include.agents.errors import AgentError, NeedsModelError
+from include.agents.playbooks import Playbook, playbook_for
 from include.agents.playbooks.secrets import env_vars_in
-from include.agents.workspace import checked_out, diffstat
+from include.agents.workspace import checked_out, diffstat, keyed_commit
 from include.contracts import AgentTask, ChangeKind, DevResult, PoResult, Ticket
 from include.contracts.agent import AcceptanceItem
 from include.policies.risk import escalate_for_diff
+from include.scm import ScmAdapter
 
 log = logging.getLogger(__name__)
 
 
 def run(task: AgentTask) -> DevResult:
     ticket = task.ticket
-    playbook = playbook_for(ticket)  # NeedsModelError before anything is written
+    maker = _change_maker(ticket)  # NeedsModelError before anything is written
     scm = scm_for(ticket)
     repo, branch = ticket.repo, ticket.branch
     default = scm.default_branch(repo)
     scm.ensure_branch(repo, branch, default)
     with checked_out(scm, repo, branch) as workdir:
-        changes = playbook(ticket, workdir)
-        if changes:
-            paths = ", ".join(change.path for change in changes)
-            message = f"{ticket.title} (AB#{ticket.workitem_id})\n\n{ticket.change_kind.value} playbook changed {paths}"
-            head = scm.commit_files(repo, branch, changes, message, idempotency_key(ticket, "dev"))
+        proposed: Proposed | None = None
+        if isinstance(maker, llm.LlmConfig):
+            paths, proposed = _apply_model_edits(task, maker, scm, workdir, default)
         else:
-            head = scm.head(repo, branch) or ""
-            if ticket.change_kind is not ChangeKind.PIPELINE and head == scm.head(repo, default):
-                raise AgentError(
-                    f"ticket {ticket.ticket_key}: the {ticket.change_kind.value} playbook found nothing to "
-                    f"change in {repo}@{default}; the repository already looks the way the ticket asks"
-                )
+            paths = _apply_playbook(scm, ticket, maker, workdir, default)
+        head = scm.head(repo, branch) or ""
         pr = scm.find_pr(repo, branch)
         if pr is None or pr.status == "abandoned":
-            env_vars = _env_vars(ticket, workdir, [change.path for change in changes])
+            env_vars = _env_vars(ticket, workdir, paths)
             pr = scm.open_pr(
                 repo, branch, default, f"[#{ticket.workitem_id}] {ticket.title}",
-                pr_description(ticket, _checklist(task), env_vars), draft=True, workitem_id=ticket.workitem_id,
+                pr_description(ticket, _checklist(task), env_vars, proposed), draft=True,
+                workitem_id=ticket.workitem_id,
             )
         stat = diffstat(scm.diff(pr.pr_id))
         env_vars = _env_vars(ticket, workdir, stat.files)
@@ -56,6 +61,8 @@ def run(task: AgentTask) -> DevResult:
     summary += f"{len(stat.all_files)} files, {stat.lines} lines changed, risk {risk.value}"
     if env_vars:
         summary += f"; secrets now read from {', '.join(env_vars)}"
+    if proposed:
+        summary += f"; edits proposed by {proposed.model}"
     return DevResult(
         summary=summary,
         branch=branch,
@@ -65,7 +72,75 @@ def run(task: AgentTask) -> DevResult:
         files_changed=stat.all_files,
         lines_changed=stat.lines,
         risk_class=risk,
+        proposed_by=proposed.model if proposed else None,
     )
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """A model-made change as the PR description tells it: who proposed it and its one-sentence summary."""
+
+    model: str
+    summary: str
+
+
+def _change_maker(ticket: Ticket) -> Playbook | llm.LlmConfig:
+    """The ticket's playbook; else the configured model; else NeedsModelError, as before models could make
+    changes: nothing is written, and the message says what to configure."""
+    try:
+        return playbook_for(ticket)
+    except NeedsModelError:
+        config = llm.LlmConfig.from_env()
+        if config is None:
+            raise
+        return config
+
+
+def _apply_playbook(scm: ScmAdapter, ticket: Ticket, playbook: Playbook, workdir: Path, default: str) -> list[str]:
+    """Commit what the playbook changes; the paths it changed."""
+    repo, branch = ticket.repo, ticket.branch
+    changes = playbook(ticket, workdir)
+    if changes:
+        paths = ", ".join(change.path for change in changes)
+        message = f"{ticket.title} (AB#{ticket.workitem_id})\n\n{ticket.change_kind.value} playbook changed {paths}"
+        scm.commit_files(repo, branch, changes, message, idempotency_key(ticket, "dev"))
+    elif ticket.change_kind is not ChangeKind.PIPELINE and scm.head(repo, branch) == scm.head(repo, default):
+        raise AgentError(
+            f"ticket {ticket.ticket_key}: the {ticket.change_kind.value} playbook found nothing to "
+            f"change in {repo}@{default}; the repository already looks the way the ticket asks"
+        )
+    return [change.path for change in changes]
+
+
+def _apply_model_edits(task: AgentTask, config: llm.LlmConfig, scm: ScmAdapter, workdir: Path,
+                       default: str) -> tuple[list[str], Proposed | None]:
+    """Ask the model for edits, apply them to the working copy and commit them; a resumed step finds its
+    earlier commit by the idempotency key and asks nothing."""
+    ticket = task.ticket
+    key = idempotency_key(ticket, "dev")
+    earlier = keyed_commit(workdir, key, default)
+    if earlier is not None:
+        sha, message = earlier
+        log.info("%s: commit %s already carries %s; not asking the model again", ticket.ticket_key, sha[:12], key)
+        return [], _proposed_in(message)
+    proposal = model_edits.propose_change(config, task, workdir, model_edits.EditBudget.from_env())
+    write_changes(workdir, proposal.changes)
+    message = (f"{ticket.title} (AB#{ticket.workitem_id})\n\n{proposal.plan.summary}\n\n"
+               f"Edits proposed by {proposal.model}: {proposal.paths}")
+    scm.commit_files(ticket.repo, ticket.branch, proposal.changes, message, key)
+    return [change.path for change in proposal.changes], Proposed(proposal.model, proposal.plan.summary)
+
+
+_PROPOSED = re.compile(r"^Edits proposed by (?P<model>\S+): ", re.M)
+
+
+def _proposed_in(message: str) -> Proposed | None:
+    """Read back who proposed a committed change and its summary, from the message `_apply_model_edits` wrote."""
+    found = _PROPOSED.search(message)
+    paragraphs = [p.strip() for p in message.strip().split("\n\n")]
+    if found is None or len(paragraphs) < 3:
+        return None
+    return Proposed(model=found["model"], summary=paragraphs[1])
 
 
 def _env_vars(ticket: Ticket, workdir: Path, paths: list[str]) -> list[str]:
@@ -82,7 +157,8 @@ def _checklist(task: AgentTask) -> list[AcceptanceItem]:
     return po.checklist(task.ticket)
 
 
-def pr_description(ticket: Ticket, checklist: list[AcceptanceItem], env_vars: list[str]) -> str:
+def pr_description(ticket: Ticket, checklist: list[AcceptanceItem], env_vars: list[str],
+                   proposed: Proposed | None = None) -> str:
     link = f"[AB#{ticket.workitem_id}]({ticket.url})" if ticket.url else f"AB#{ticket.workitem_id}"
     lines = [
         f"Work item: {link}",
@@ -92,6 +168,16 @@ def pr_description(ticket: Ticket, checklist: list[AcceptanceItem], env_vars: li
         "",
         *(f"- [ ] {item.text} _(check: {item.check})_" for item in checklist),
     ]
+    if proposed:
+        lines += [
+            "",
+            "## Change",
+            "",
+            proposed.summary,
+            "",
+            f"_Edits proposed by {proposed.model}; the test step runs the repository's tests on them. A model "
+            "wrote this code: review it as a draft._",
+        ]
     if env_vars:
         lines += [
             "",

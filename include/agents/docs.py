@@ -8,7 +8,7 @@ PR is looked up before anything is made, so a resumed step finishes where the la
 
 With a model configured (include.agents.llm), the docs PR body also carries a one-paragraph description of
 the change written by the model, marked as such; without one, or without a valid answer, the body is the
-deterministic line alone."""
+deterministic line alone; a model budget that refuses the call fails the step (BudgetRefusedError)."""
 
 from __future__ import annotations
 
@@ -155,12 +155,13 @@ def _build(
     scm.ensure_branch(ticket.repo, branch, default)
     with checked_out(scm, ticket.repo, branch) as workdir:
         changes = plan_docs(ticket, workdir, pr_id, default, files_changed)
+    if not changes and scm.head(ticket.repo, branch) == scm.head(ticket.repo, default):
+        return None
+    # Asked before the commit, so a budget refusal stops the step before it writes.
+    description = pr_description(task, pr_id, changes, files_changed)
     if changes:
         scm.commit_files(ticket.repo, branch, changes, f"Document {ticket.title} (AB#{ticket.workitem_id})",
                          idempotency_key(ticket, "docs"))
-    elif scm.head(ticket.repo, branch) == scm.head(ticket.repo, default):
-        return None
-    description = pr_description(task, pr_id, changes, files_changed)
     return scm.open_pr(ticket.repo, branch, default, f"[#{ticket.workitem_id}] Docs: {ticket.title}",
                        description, draft=False, workitem_id=ticket.workitem_id)
 

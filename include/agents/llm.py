@@ -5,24 +5,29 @@ server that serves it (the launcher sets both for the embedded local model). Wit
 call and behave deterministically. Every call goes through `ModelRouter`, so it is admitted against the
 tenant's budgets and lands in the tenant's cost ledger with its ticket, step and prompt version.
 
-What a model answers is never trusted: it is asked for JSON, validated with pydantic, given one chance to fix
-a validation error, and otherwise dropped (None, with the reason logged), so the agent keeps its deterministic
-text. Ticket and repository text enters the prompt only through `wrap_untrusted`.
+What a model answers is never trusted: it is asked for JSON, validated with pydantic (and, where the caller
+can, against the world: do the proposed edits apply?), given one chance to fix a validation error, and
+otherwise dropped (None, with the reason logged), so the agent keeps its deterministic text. A step with no
+deterministic text (Dev's model-made change) uses `ask_json`, which raises instead. A budget refusal always
+raises: it fails the step for good with the costed reason. Ticket and repository text enters the prompt only
+through `wrap_untrusted`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from include.agents.errors import BudgetRefusedError, InvalidAnswerError, ModelUnavailableError
 from include.contracts import AgentTask
 from model_serving.router import (
+    BudgetExceeded,
     CallContext,
     ChatMessage,
     ChatRequest,
@@ -31,14 +36,13 @@ from model_serving.router import (
     RouterError,
     RoutingPolicy,
 )
+from model_serving.router.connections import API_KEY_ENV, API_VERSION_ENV, BASE_URL_ENV, MODEL_ENV
 from model_serving.router.injection import UNTRUSTED_DATA_NOTICE, wrap_untrusted
 from model_serving.router.models import MODEL_SPEC_PATTERN
 from model_serving.router.providers import split_spec
 
 log = logging.getLogger(__name__)
 
-MODEL_ENV = "TICKETPILOT_LLM_MODEL"
-BASE_URL_ENV = "TICKETPILOT_LLM_BASE_URL"
 PROMPTS_DIR = Path(__file__).with_name("prompts")
 MAX_UNTRUSTED_CHARS = 3000
 """All untrusted blocks of one call together: keeps prompt and answer inside the local model's 2k-token context."""
@@ -73,24 +77,31 @@ class LlmConfig(BaseModel):
 
     model: str = Field(pattern=MODEL_SPEC_PATTERN)
     base_url: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    api_version: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LlmConfig | None:
-        """None when no model is configured; a base URL without a model is named in the log, not guessed at."""
+        """None when no model is configured; a base URL without a model is named in the log, not guessed at.
+
+        The agent's step sets these from the tenant's model connection (`llm_<tenant>` / `llm_default`, see
+        model_serving/router/connections.py); the launcher sets model and base URL for the embedded model."""
         env = os.environ if env is None else env
         model, base_url = env.get(MODEL_ENV, "").strip(), env.get(BASE_URL_ENV, "").strip() or None
+        api_key, api_version = env.get(API_KEY_ENV, "").strip() or None, env.get(API_VERSION_ENV, "").strip() or None
         if not model:
             if base_url:
                 log.warning("%s is set but %s is not: set it to the served model as 'provider:model' (e.g. "
                             "'llamacpp:smollm2-135m-instruct' or 'vllm:Qwen/Qwen2.5-7B-Instruct'); continuing "
                             "without a model", BASE_URL_ENV, MODEL_ENV)
             return None
-        return cls(model=model, base_url=base_url)
+        return cls(model=model, base_url=base_url, api_key=api_key, api_version=api_version)
 
     def router(self) -> ModelRouter:
         """Every tenant gets the configured model as its default and large model (one model, no escalation)."""
         provider, _ = split_spec(self.model)
-        configs = {provider: ProviderConfig(base_url=self.base_url)} if self.base_url else {}
+        given = ProviderConfig(base_url=self.base_url, api_key=self.api_key, api_version=self.api_version)
+        configs = {provider: given} if given != ProviderConfig() else {}
         policy = RoutingPolicy(default_model=self.model, large_model=self.model)
         return ModelRouter({}, default_policy=policy, provider_configs=configs, pool_size=1)
 
@@ -102,53 +113,114 @@ class Answer(Generic[SchemaT]):
     """The "provider:model" that answered, for the result's summary."""
 
 
+class AnswerRejected(ValueError):
+    """Raised by a `check` on an answer that matches the schema but cannot be used (an edit whose search text
+    is not in the file); the model sees the message and gets its one retry, as for a schema error."""
+
+
 def configured_model() -> str | None:
     config = LlmConfig.from_env()
     return config.model if config else None
 
 
 def complete_json(task: AgentTask, step: str, prompt: Prompt, untrusted: Mapping[str, str],
-                  schema: type[SchemaT], *, max_tokens: int = 400) -> Answer[SchemaT] | None:
-    """Ask the configured model for a JSON object of `schema` about the labelled untrusted texts.
+                  schema: type[SchemaT], *, max_tokens: int = 400,
+                  max_untrusted_chars: int = MAX_UNTRUSTED_CHARS) -> Answer[SchemaT] | None:
+    """Ask the configured model for a JSON object of `schema` about the labelled untrusted texts, for a step
+    that has deterministic text to fall back on.
 
-    Returns None when no model is configured, the router refuses or fails, or the answer still does not
-    validate after one retry that shows the model its validation error.
+    Returns None when no model is configured, the router fails, or the answer still does not validate after
+    one retry that shows the model its validation error. A budget refusal is not swallowed: it raises
+    BudgetRefusedError, which fails the step without a retry, because the deterministic text would hide that
+    the tenant's money ran out.
     """
     config = LlmConfig.from_env()
     if config is None:
         return None
     ticket = task.ticket
-    context = CallContext(tenant=ticket.tenant, repo=ticket.repo, ticket_key=ticket.ticket_key, step=step,
-                          prompt_version=prompt.ref, risk_class=ticket.risk_class)
-    messages = [ChatMessage(role="system", content=f"{prompt.text}\n\n{UNTRUSTED_DATA_NOTICE}"),
-                ChatMessage(role="user", content=_quoted(untrusted))]
     try:
-        with config.router() as router:
-            for attempt in (1, 2):
-                request = ChatRequest(messages=messages, max_tokens=max_tokens, response_format="json")
-                response = router.chat(request, context)
-                try:
-                    return Answer(value=schema.model_validate_json(response.content), model=response.spec)
-                except ValidationError as exc:
-                    error = _short(exc)
-                    log.info("%s %s: answer %d of %s did not validate: %s", ticket.ticket_key, step, attempt,
-                             response.spec, error)
-                messages = [*messages, ChatMessage(role="assistant", content=response.content),
-                            ChatMessage(role="user", content=_RETRY.format(error=error))]
-    except RouterError as exc:
+        return ask_json(config, task, step, prompt, untrusted, schema, max_tokens=max_tokens,
+                        max_untrusted_chars=max_untrusted_chars)
+    except ModelUnavailableError as exc:
         log.warning("%s %s: no model answer (%s: %s); keeping the deterministic text", ticket.ticket_key, step,
-                    type(exc).__name__, exc)
-        return None
-    log.warning("%s %s: %s answered with invalid JSON twice (%s); keeping the deterministic text",
-                ticket.ticket_key, step, config.model, error)
+                    type(exc.cause).__name__, exc.cause)
+    except InvalidAnswerError as exc:
+        log.warning("%s %s: %s answered with invalid JSON twice (%s); keeping the deterministic text",
+                    ticket.ticket_key, step, exc.model, exc.error)
     return None
 
 
-def _quoted(untrusted: Mapping[str, str]) -> str:
-    """Each text as a labelled untrusted block, cut to an equal share of MAX_UNTRUSTED_CHARS."""
-    share = MAX_UNTRUSTED_CHARS // max(1, len(untrusted))
+def ask_json(config: LlmConfig, task: AgentTask, step: str, prompt: Prompt, untrusted: Mapping[str, str],
+             schema: type[SchemaT], *, max_tokens: int = 400, max_untrusted_chars: int = MAX_UNTRUSTED_CHARS,
+             check: Callable[[SchemaT], object] | None = None, failed_fix_iterations: int = 0,
+             escalate: bool = False, retries: int = 1) -> Answer[SchemaT]:
+    """`complete_json` for a step that has no deterministic fallback: every failure raises.
+
+    `check` judges an answer that matches the schema against the world (raise AnswerRejected); its rejection
+    counts like a schema error. `failed_fix_iterations` goes to the router, whose policy escalates to the large
+    model from some count on; `escalate=True` passes at least that count, so this call gets the large model.
+    `max_untrusted_chars` is what all untrusted blocks may fill together: the default fits the local model's
+    2k-token context, a cloud model can take far more. `retries` is how many more chances an invalid answer
+    gets, each shown its error.
+
+    Raises BudgetRefusedError (a budget would be exceeded), ModelUnavailableError (any other router error) or
+    InvalidAnswerError (no valid answer after the retries).
+    """
+    ticket = task.ticket
+    messages = [ChatMessage(role="system", content=f"{prompt.text}\n\n{UNTRUSTED_DATA_NOTICE}"),
+                ChatMessage(role="user", content=_quoted(untrusted, max_untrusted_chars))]
+    try:
+        with config.router() as router:
+            if escalate:
+                threshold = router.policy_for(ticket.tenant).escalate_on.failed_fix_iterations
+                failed_fix_iterations = max(failed_fix_iterations, threshold)
+            context = CallContext(tenant=ticket.tenant, repo=ticket.repo, ticket_key=ticket.ticket_key, step=step,
+                                  prompt_version=prompt.ref, risk_class=ticket.risk_class,
+                                  failed_fix_iterations=failed_fix_iterations)
+            for attempt in range(1, retries + 2):
+                request = ChatRequest(messages=messages, max_tokens=max_tokens, response_format="json")
+                response = router.chat(request, context)
+                try:
+                    value = schema.model_validate_json(response.content)
+                    if check is not None:
+                        check(value)
+                    return Answer(value=value, model=response.spec)
+                except ValidationError as exc:
+                    error = _short(exc)
+                except AnswerRejected as exc:
+                    error = str(exc)
+                log.info("%s %s: answer %d of %s did not validate: %s", ticket.ticket_key, step, attempt,
+                         response.spec, error)
+                messages = [*messages, ChatMessage(role="assistant", content=response.content),
+                            ChatMessage(role="user", content=_RETRY.format(error=error))]
+    except BudgetExceeded as exc:
+        raise BudgetRefusedError(ticket.ticket_key, step, exc) from exc
+    except RouterError as exc:
+        raise ModelUnavailableError(ticket.ticket_key, step, config.model, exc) from exc
+    raise InvalidAnswerError(ticket.ticket_key, step, response.spec, response.content, error)
+
+
+def _quoted(untrusted: Mapping[str, str], budget: int = MAX_UNTRUSTED_CHARS) -> str:
+    """Each text as a labelled untrusted block; together they fill at most `budget` characters. A text shorter
+    than its equal share is kept whole and leaves the rest to the longer ones, which are cut to what is left."""
+    shares = _shares([len(text) for text in untrusted.values()], budget)
     return "\n\n".join(wrap_untrusted(text if len(text) <= share else text[:share] + " [truncated]", label)
-                       for label, text in untrusted.items())
+                       for (label, text), share in zip(untrusted.items(), shares, strict=True))
+
+
+def _shares(lengths: list[int], budget: int) -> list[int]:
+    shares = [0] * len(lengths)
+    pending = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    while pending:
+        share = budget // len(pending)
+        if lengths[pending[0]] > share:
+            for i in pending:
+                shares[i] = share
+            break
+        shortest = pending.pop(0)
+        shares[shortest] = lengths[shortest]
+        budget -= lengths[shortest]
+    return shares
 
 
 def _short(exc: ValidationError) -> str:

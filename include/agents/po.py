@@ -5,7 +5,7 @@ into the draft PR's description and the DAG's docs.
 With a model configured (include.agents.llm), the model proposes further criteria the ticket implies. They
 are added after the ticket's own, which are never dropped or reworded, and the summary names the model, so a
 reviewer knows which lines a model wrote. Without one, or when its answer does not validate, the checklist is
-the deterministic one alone."""
+the deterministic one alone; a model budget that refuses the call fails the step (BudgetRefusedError)."""
 
 from __future__ import annotations
 

@@ -2,16 +2,23 @@
 A high finding (any secret, a high bandit issue) blocks: the PR stays a draft and the `review` status
 fails. Otherwise the status succeeds and the draft is published for people to review.
 
+With a model configured (include.agents.llm), one more comment carries the model's short summary of the
+diff and the risks it sees, marked with the model that wrote it; without one, or without a valid answer, the
+review is the deterministic one alone. Neither the findings nor the verdict ever come from the model.
+
 Comment keys carry PR, tool, path, line and code, so a rerun posts nothing it posted before."""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from include.agents import tools
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from include.agents import llm, tools
 from include.agents.context import dev_result, idempotency_key, scm_for
 from include.agents.workspace import checked_out, diffstat
 from include.contracts import AgentTask, Finding, ReviewResult
@@ -19,6 +26,7 @@ from include.contracts import AgentTask, Finding, ReviewResult
 log = logging.getLogger(__name__)
 
 STATUS_CONTEXT = "review"
+SUMMARY_PROMPT = llm.load_prompt("review_summary", "1.0.0")
 Severity = Literal["low", "medium", "high"]
 _BANDIT_SEVERITY: dict[str, Severity] = {"LOW": "low", "MEDIUM": "medium", "HIGH": "high"}
 
@@ -36,9 +44,11 @@ def run(task: AgentTask) -> ReviewResult:
     ticket = task.ticket
     dev = dev_result(task)
     scm = scm_for(ticket)
-    changed = diffstat(scm.diff(dev.pr_id)).files
+    diff = scm.diff(dev.pr_id)
+    changed = diffstat(diff).files
     with checked_out(scm, ticket.repo, dev.branch) as workdir:
         findings = findings_for(workdir, [path for path in changed if (workdir / path).is_file()])
+    told = summarise(task, diff, findings)  # before any write: a budget refusal stops the step here
     already = {comment.comment_id for comment in scm.comments(dev.pr_id)}
     posted = 0
     for finding in findings:
@@ -46,6 +56,9 @@ def run(task: AgentTask) -> ReviewResult:
                               str(finding.line), finding.code)
         comment = scm.comment(dev.pr_id, _body(finding), key, path=finding.path, line=finding.line or None)
         posted += comment.comment_id not in already
+    if told is not None:
+        key = idempotency_key(ticket, "review", f"pr{dev.pr_id}", "summary")
+        posted += scm.comment(dev.pr_id, summary_body(told), key).comment_id not in already
     high = sum(f.severity == "high" for f in findings)
     counts = f"{len(findings)} findings ({high} high) in {len(changed)} changed files"
     if high:
@@ -55,8 +68,47 @@ def run(task: AgentTask) -> ReviewResult:
         scm.set_status(dev.pr_id, STATUS_CONTEXT, "succeeded", counts)
         scm.publish(dev.pr_id)
         summary = f"PR #{dev.pr_id}: {counts}; published for review"
+    if told is not None:
+        summary += f"; summarised by {told.model}"
     log.info("%s (%d new comments)", summary, posted)
-    return ReviewResult(ok=not high, summary=summary, findings=findings, blocking=bool(high), comments_posted=posted)
+    return ReviewResult(ok=not high, summary=summary, findings=findings, blocking=bool(high), comments_posted=posted,
+                        model_summary=told.value.summary if told else None,
+                        model_risks=told.value.risks if told else [], summarised_by=told.model if told else None)
+
+
+class ReviewSummary(BaseModel):
+    """What the model may add to the review: one short paragraph on the diff and a few one-line risks."""
+
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=800)]
+    risks: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=240,
+                                                 pattern=r"^[^\n]+$")]] = Field(default_factory=list, max_length=5)
+
+    @field_validator("summary")
+    @classmethod
+    def _one_paragraph(cls, value: str) -> str:
+        if re.search(r"\n\s*\n", value):
+            raise ValueError("write one paragraph, without blank lines")
+        return " ".join(value.split())
+
+
+def summarise(task: AgentTask, diff: str, findings: list[Finding]) -> llm.Answer[ReviewSummary] | None:
+    """The model's summary and risks of the diff; None without a model or a valid answer (the review is the
+    deterministic one alone). A budget refusal raises."""
+    ticket = task.ticket
+    criteria = "\n".join(f"- {text}" for text in ticket.acceptance_criteria) or "(none)"
+    found = "\n".join(f"{f.severity} {f.tool} {f.code} {f.path}:{f.line}: {f.message}" for f in findings)
+    return llm.complete_json(task, "review.summary", SUMMARY_PROMPT, {
+        "ticket title": ticket.title, "acceptance criteria": criteria, "automated findings": found or "(none)",
+        "pull request diff": diff or "(empty)",
+    }, ReviewSummary, max_tokens=300)
+
+
+def summary_body(told: llm.Answer[ReviewSummary]) -> str:
+    lines = [f"**Summary** (written by {told.model}: a model's reading of the diff, not a verdict)", "",
+             told.value.summary]
+    if told.value.risks:
+        lines += ["", "Risks to check:", "", *(f"- {risk}" for risk in told.value.risks)]
+    return "\n".join(lines)
 
 
 def _body(finding: Finding) -> str:

@@ -1,5 +1,10 @@
-"""Test: run the PR branch's tests the way its pipeline does, and for lint tickets let ruff fix what it
-can between runs. Other kinds have no deterministic fixer: the step reports red instead of guessing.
+"""Test: run the PR branch's tests the way its pipeline does and, while they fail, fix and rerun them, at most
+`max_fix_iterations` times. Lint tickets let ruff fix what it can; with a model configured, the model proposes
+fix edits (prompt `test_fix`) from the failing output, passing the number of failed fix iterations so the
+router escalates to its large model. Each fix is committed under a key of its iteration and base commit: a
+repeated commit is not made twice, and a retried step, which starts from the branch tip with the earlier fixes
+in it, never has its new fix mistaken for an old one. Without a fixer for the kind and without a model, the
+step reports red, as it always did.
 
 Named testing.py so pytest never mistakes the module for a test file."""
 
@@ -8,14 +13,18 @@ from __future__ import annotations
 import logging
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from include.agents import tools
+from include.agents import llm, model_edits, tools
 from include.agents.context import dev_result, idempotency_key, scm_for
+from include.agents.edits import write_changes
+from include.agents.errors import AgentError, EditsRejectedError, ModelUnavailableError
 from include.agents.playbooks import lint
 from include.agents.playbooks import pipeline as template
-from include.agents.workspace import checked_out
+from include.agents.workspace import checked_out, diffstat
 from include.contracts import AgentTask, ChangeKind, TestResult, TestRun
+from include.scm import FileChange
 
 log = logging.getLogger(__name__)
 
@@ -38,44 +47,100 @@ def run(task: AgentTask) -> TestResult:
     ticket = task.ticket
     dev = dev_result(task)
     scm = scm_for(ticket)
+    config = llm.LlmConfig.from_env()
     scm.set_status(dev.pr_id, STATUS_CONTEXT, "pending", "running tests")
     runs: list[TestRun] = []
     head = scm.head(ticket.repo, dev.branch) or dev.head_commit
     verdict = ""
-    with checked_out(scm, ticket.repo, dev.branch) as workdir:
-        command = resolve_test_command(workdir)
-        fixer = FIXERS.get(ticket.change_kind)
-        for iteration in range(1, task.max_fix_iterations + 2):
-            outcome = tools.run(command, workdir, task.test_timeout_s)
-            log.info("iteration %d: %s exited %d in %.1fs", iteration, shlex.join(command[1:]),
-                     outcome.exit_code, outcome.duration_s)
-            runs.append(TestRun(iteration=iteration, command=command, exit_code=outcome.exit_code,
-                                duration_s=round(outcome.duration_s, 3), output_tail=outcome.output_tail))
-            if outcome.exit_code == 0:
-                break
-            verdict = _failure(outcome)
-            if iteration > task.max_fix_iterations:
-                verdict += f"; still failing after {task.max_fix_iterations} fix iterations"
-                break
-            if fixer is None:
-                verdict += (f"; no deterministic fixer for '{ticket.change_kind.value}' tickets, "
-                            "a language model would be needed to fix the code")
-                break
-            changes = fixer(workdir)
-            if not changes:
-                verdict += "; ruff check --fix changed nothing"
-                break
-            paths = ", ".join(c.path for c in changes)
-            head = scm.commit_files(ticket.repo, dev.branch, changes,
-                                    f"Apply ruff check --fix (AB#{ticket.workitem_id})\n\nFixed: {paths}",
-                                    idempotency_key(ticket, "test", f"fix{iteration}"))
-            runs[-1] = runs[-1].model_copy(update={"fix_applied": f"ruff check --fix: {paths}"})
+    try:
+        with checked_out(scm, ticket.repo, dev.branch) as workdir:
+            command = resolve_test_command(workdir)
+            fixer = Fixer(task, workdir, config, scm.diff(dev.pr_id) if config else "")
+            for iteration in range(1, task.max_fix_iterations + 2):
+                outcome = tools.run(command, workdir, task.test_timeout_s)
+                log.info("iteration %d: %s exited %d in %.1fs", iteration, shlex.join(command[1:]),
+                         outcome.exit_code, outcome.duration_s)
+                runs.append(TestRun(iteration=iteration, command=command, exit_code=outcome.exit_code,
+                                    duration_s=round(outcome.duration_s, 3), output_tail=outcome.output_tail))
+                if outcome.exit_code == 0:
+                    break
+                verdict = _failure(outcome)
+                if iteration > task.max_fix_iterations:
+                    verdict += f"; still failing after {task.max_fix_iterations} fix iterations"
+                    break
+                fix = fixer.next(outcome, failed_fix_iterations=iteration - 1)
+                if isinstance(fix, str):
+                    verdict += f"; {fix}"
+                    break
+                head = scm.commit_files(ticket.repo, dev.branch, fix.changes, fix.message,
+                                        idempotency_key(ticket, "test", f"fix{iteration}", head[:12]))
+                runs[-1] = runs[-1].model_copy(update={"fix_applied": fix.applied, "fix_model": fix.model})
+    except AgentError as exc:
+        scm.set_status(dev.pr_id, STATUS_CONTEXT, "failed", str(exc)[:200])
+        raise
     passed = runs[-1].exit_code == 0
     if passed:
         verdict = f"tests passed on iteration {len(runs)}"
+        models = sorted({run.fix_model for run in runs if run.fix_model})
+        if models:
+            verdict += f" after fixes proposed by {', '.join(models)}"
     scm.set_status(dev.pr_id, STATUS_CONTEXT, "succeeded" if passed else "failed", verdict[:200])
     return TestResult(ok=passed, summary=f"PR #{dev.pr_id}: {verdict}", passed=passed, iterations=len(runs),
                       runs=runs, head_commit=head)
+
+
+@dataclass(frozen=True)
+class Fix:
+    changes: list[FileChange]
+    message: str
+    """The commit message."""
+    applied: str
+    """What the run records as the fix applied after it."""
+    model: str | None = None
+
+
+class Fixer:
+    """The deterministic fixer of the ticket's kind first; when there is none or it changes nothing, the
+    configured model. Every fix is applied to the working copy, so the next run tests it."""
+
+    def __init__(self, task: AgentTask, workdir: Path, config: llm.LlmConfig | None, pr_diff: str) -> None:
+        self.task = task
+        self.workdir = workdir
+        self.config = config
+        self.tool = FIXERS.get(task.ticket.change_kind)
+        self.changed = diffstat(pr_diff).files
+        self.tried: list[str] = []  # the model's earlier fixes in this loop, all of which left the tests red
+
+    def next(self, outcome: tools.ToolRun, *, failed_fix_iterations: int) -> Fix | str:
+        """The fix for a red run, or why there is none (the verdict says it)."""
+        ticket = self.task.ticket
+        reasons = []
+        if self.tool is not None:
+            changes = self.tool(self.workdir)
+            if changes:
+                paths = ", ".join(change.path for change in changes)
+                return Fix(changes, f"Apply ruff check --fix (AB#{ticket.workitem_id})\n\nFixed: {paths}",
+                           f"ruff check --fix: {paths}")
+            reasons.append("ruff check --fix changed nothing")
+        elif self.config is None:
+            reasons.append(f"no deterministic fixer for '{ticket.change_kind.value}' tickets, a language model "
+                           "would be needed to fix the code")
+        if self.config is None:
+            return "; ".join(reasons)
+        try:
+            proposal = model_edits.propose_fix(self.config, self.task, self.workdir, model_edits.EditBudget.from_env(),
+                                               outcome.output_tail, self.changed, failed_fix_iterations,
+                                               tried=self.tried)
+        except (EditsRejectedError, ModelUnavailableError) as exc:
+            if exc.retryable:  # the provider is down: red tests would blame the code for it
+                raise
+            return "; ".join([*reasons, f"no fix from the model: {exc}"])
+        write_changes(self.workdir, proposal.changes)
+        summary = proposal.plan.summary
+        self.tried.append(summary)
+        message = (f"Fix failing tests (AB#{ticket.workitem_id})\n\n{summary}\n\n"
+                   f"Edits proposed by {proposal.model}: {proposal.paths}")
+        return Fix(proposal.changes, message, f"{proposal.model} edits {proposal.paths}: {summary}", proposal.model)
 
 
 def _failure(outcome: tools.ToolRun) -> str:

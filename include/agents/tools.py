@@ -2,8 +2,9 @@
 subprocesses so the versions are the ones pinned with Ticketpilot, never whatever is first on PATH.
 
 Each run gets a timeout that kills the whole process group (a test suite may start children) and an
-environment without Ticketpilot's own settings: repository code must not see the platform's database URL
-or credentials, nor import Ticketpilot modules through PYTHONPATH."""
+environment without Ticketpilot's own settings: repository code (which a model may have written) must not see
+the platform's database URL or credentials, the model providers' API keys, nor import Ticketpilot modules
+through PYTHONPATH."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from include.agents.errors import ToolError
 from include.agents.workspace import repo_files
+from model_serving.router.providers import PROVIDERS
 
 TOOL_TIMEOUT_S = 300
 OUTPUT_TAIL_CHARS = 4000
@@ -77,8 +79,13 @@ def run(argv: list[str], cwd: Path, timeout_s: float = TOOL_TIMEOUT_S) -> ToolRu
     return ToolRun(argv, proc.returncode, time.monotonic() - started, stdout, stderr)
 
 
+_MODEL_KEYS = frozenset(f"{kind.env}_API_KEY" for kind in PROVIDERS.values())
+"""The model providers' API keys: code a model wrote runs under these tools and must never read them."""
+
+
 def _tool_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETPILOT_") and k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("TICKETPILOT_") and k != "PYTHONPATH" and k not in _MODEL_KEYS}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 

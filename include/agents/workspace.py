@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from include.scm import FileChange, ScmAdapter
+from include.scm.git import BareRepo, run_git
+from include.scm.local import KEY_TRAILER
 
 SKIP_DIRS = frozenset(
     {".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".tox", ".venv", "venv", "node_modules"}
@@ -28,6 +30,18 @@ def checked_out(scm: ScmAdapter, repo: str, branch: str) -> Iterator[Path]:
     """A fresh clone of `branch` in a temporary directory that is removed when the step is done."""
     with tempfile.TemporaryDirectory(prefix="tp-checkout-") as tmp:
         yield scm.checkout(repo, branch, Path(tmp) / repo)
+
+
+def keyed_commit(workdir: Path, key: str, default_branch: str) -> tuple[str, str] | None:
+    """The commit of the checked-out branch (not on the default branch) whose `Ticketpilot-Key` trailer is
+    `key`, with its message; None when there is none. A resumed step uses it to find the commit an earlier try
+    made, instead of asking a model again for a change that is already on the branch."""
+    default = f"refs/remotes/origin/{default_branch}"
+    known = run_git("rev-parse", "--verify", "--quiet", default, cwd=workdir, ok=(0, 1)).returncode == 0
+    sha = BareRepo(workdir).find_trailer("HEAD", KEY_TRAILER, key, exclude=default if known else None)
+    if sha is None:
+        return None
+    return sha, run_git("log", "-1", "--format=%B", sha, cwd=workdir).stdout
 
 
 def repo_files(root: Path) -> list[str]:

@@ -66,6 +66,9 @@ class DevResult(_ResultBase):
     files_changed: list[str] = Field(default_factory=list)
     lines_changed: int = 0
     risk_class: RiskClass = Field(description="Risk after looking at the real diff; never lower than planned.")
+    proposed_by: str | None = Field(
+        default=None, description="The model ('provider:model') whose edits made the change; None for a playbook."
+    )
 
 
 class PipelineResult(_ResultBase):
@@ -82,6 +85,7 @@ class TestRun(BaseModel):
     duration_s: float
     output_tail: str = ""
     fix_applied: str = ""
+    fix_model: str | None = Field(default=None, description="The model that proposed the fix, when one did.")
 
 
 class TestResult(_ResultBase):
@@ -106,6 +110,9 @@ class ReviewResult(_ResultBase):
     findings: list[Finding]
     blocking: bool
     comments_posted: int
+    model_summary: str | None = Field(default=None, description="The model's summary of the diff, when one wrote it.")
+    model_risks: list[str] = Field(default_factory=list, description="Risks the model names for a reviewer.")
+    summarised_by: str | None = Field(default=None, description="The model that wrote the summary.")
 
 
 class DocsResult(_ResultBase):

@@ -165,12 +165,15 @@ def test_feature_tickets_need_a_model(demo_ticket: MakeTicket, monkeypatch: pyte
         playbook_for(ticket)
     assert str(unconfigured.value) == (
         "Ticket acme-101 needs a language model (change kind 'feature') and none is configured. Configure the "
-        "model router: set TICKETPILOT_LLM_MODEL to a 'provider:model' (e.g. 'openai:gpt-4o-mini' with "
+        "model router: create the Airflow connection 'llm_<tenant>' or 'llm_default' (type pydanticai, extra "
+        '{"model": "provider:model"}, password = API key, host = base URL for a self-hosted server), or set '
+        "TICKETPILOT_LLM_MODEL to a 'provider:model' (e.g. 'openai:gpt-4o-mini' with "
         "OPENAI_API_KEY, or 'vllm:<model>' with TICKETPILOT_LLM_BASE_URL pointing at an OpenAI-compatible server); "
         "see README \"Models\"."
     )
     monkeypatch.setenv("TICKETPILOT_LLM_MODEL", "vllm:Qwen/Qwen2.5-7B-Instruct")
-    with pytest.raises(NeedsModelError, match="not available in this build yet"):
+    with pytest.raises(NeedsModelError,
+                       match=r"asks the configured model \(vllm:Qwen/Qwen2.5-7B-Instruct\) for structured edits"):
         playbook_for(ticket)
 
 
