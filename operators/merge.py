@@ -42,7 +42,7 @@ class MergeOperator(BaseOperator):
             gate = None
             if risk.needs_gate:
                 gate = merge_step.confirm_gate(ticket, context["run_id"], self._ui_approver(ticket, context))
-            scm = adapter_for(ticket.tenant, self.scm_kind)
+            scm = adapter_for(ticket.tenant, self.scm_kind, repo=ticket.repo)
             result = merge_step.merge(scm, ticket, dev, risk, context["run_id"])
         except merge_step.MergeRefused as refused:
             raise AirflowFailException(str(refused)) from None
