@@ -90,7 +90,7 @@ def _change_maker(ticket: Ticket) -> Playbook | llm.LlmConfig:
     try:
         return playbook_for(ticket)
     except NeedsModelError:
-        config = llm.LlmConfig.from_env()
+        config = llm.LlmConfig.for_tenant(ticket.tenant)
         if config is None:
             raise
         return config

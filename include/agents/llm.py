@@ -15,6 +15,7 @@ through `wrap_untrusted`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -22,10 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from include.agents.errors import BudgetRefusedError, InvalidAnswerError, ModelUnavailableError
 from include.contracts import AgentTask
+from include.settings import get_settings
+from include.store.db import connect
+from include.store.routing import get_policy
 from model_serving.router import (
     BudgetExceeded,
     CallContext,
@@ -71,21 +75,41 @@ def load_prompt(name: str, version: str) -> Prompt:
 
 
 class LlmConfig(BaseModel):
-    """The configured model and, for a self-hosted or compatible server, where it listens."""
+    """The configured model (with how to reach it) and the tenant's routing policy, if it has one.
+
+    `model` comes from the environment, which the agent's step fills from the tenant's model connection
+    (`llm_<tenant>` / `llm_default`, see model_serving/router/connections.py) and the launcher fills for the
+    embedded model; its base URL and key apply to that model's provider. `policy` is the tenant's stored
+    RoutingPolicy (include/store/routing.py): default and large model, fallbacks, canary, data boundary. Without
+    a policy the configured model serves alone (default and large, no fallback)."""
 
     model_config = ConfigDict(frozen=True)
 
-    model: str = Field(pattern=MODEL_SPEC_PATTERN)
+    model: str | None = Field(default=None, pattern=MODEL_SPEC_PATTERN)
     base_url: str | None = None
     api_key: str | None = Field(default=None, repr=False)
     api_version: str | None = None
+    policy: RoutingPolicy | None = None
+
+    @model_validator(mode="after")
+    def _something_to_call(self) -> LlmConfig:
+        if self.model is None and self.policy is None:
+            raise ValueError("an LlmConfig needs a model or a routing policy")
+        return self
+
+    @property
+    def spec(self) -> str:
+        """The model a call starts with: the policy's default, else the configured model."""
+        return self.policy.default_model if self.policy else str(self.model)
+
+    @property
+    def escalates(self) -> bool:
+        """Whether an escalated call reaches another model: only a policy with a distinct large model."""
+        return self.policy is not None and self.policy.large_model != self.policy.default_model
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LlmConfig | None:
-        """None when no model is configured; a base URL without a model is named in the log, not guessed at.
-
-        The agent's step sets these from the tenant's model connection (`llm_<tenant>` / `llm_default`, see
-        model_serving/router/connections.py); the launcher sets model and base URL for the embedded model."""
+        """None when no model is configured; a base URL without a model is named in the log, not guessed at."""
         env = os.environ if env is None else env
         model, base_url = env.get(MODEL_ENV, "").strip(), env.get(BASE_URL_ENV, "").strip() or None
         api_key, api_version = env.get(API_KEY_ENV, "").strip() or None, env.get(API_VERSION_ENV, "").strip() or None
@@ -97,13 +121,34 @@ class LlmConfig(BaseModel):
             return None
         return cls(model=model, base_url=base_url, api_key=api_key, api_version=api_version)
 
+    @classmethod
+    def for_tenant(cls, tenant: str, env: Mapping[str, str] | None = None) -> LlmConfig | None:
+        """The environment's model plus the tenant's stored routing policy; None when there is neither."""
+        base = cls.from_env(env)
+        policy = _stored_policy(tenant)
+        if policy is None:
+            return base
+        if base is None:
+            return cls(policy=policy)
+        return base.model_copy(update={"policy": policy})
+
     def router(self) -> ModelRouter:
-        """Every tenant gets the configured model as its default and large model (one model, no escalation)."""
-        provider, _ = split_spec(self.model)
-        given = ProviderConfig(base_url=self.base_url, api_key=self.api_key, api_version=self.api_version)
-        configs = {provider: given} if given != ProviderConfig() else {}
-        policy = RoutingPolicy(default_model=self.model, large_model=self.model)
+        """A router for this configuration; the configured model's connection settings go to its provider."""
+        configs = {}
+        if self.model is not None:
+            given = ProviderConfig(base_url=self.base_url, api_key=self.api_key, api_version=self.api_version)
+            if given != ProviderConfig():
+                configs[split_spec(self.model)[0]] = given
+        policy = self.policy or RoutingPolicy(default_model=str(self.model), large_model=str(self.model))
         return ModelRouter({}, default_policy=policy, provider_configs=configs, pool_size=1)
+
+
+def _stored_policy(tenant: str) -> RoutingPolicy | None:
+    db_url = get_settings().db_url
+    if not db_url:  # no platform database: nothing can be stored, and the router could not ledger a call
+        return None
+    with connect(db_url, autocommit=True) as conn:
+        return get_policy(conn, tenant)
 
 
 @dataclass(frozen=True)
@@ -118,11 +163,6 @@ class AnswerRejected(ValueError):
     is not in the file); the model sees the message and gets its one retry, as for a schema error."""
 
 
-def configured_model() -> str | None:
-    config = LlmConfig.from_env()
-    return config.model if config else None
-
-
 def complete_json(task: AgentTask, step: str, prompt: Prompt, untrusted: Mapping[str, str],
                   schema: type[SchemaT], *, max_tokens: int = 400,
                   max_untrusted_chars: int = MAX_UNTRUSTED_CHARS) -> Answer[SchemaT] | None:
@@ -130,17 +170,26 @@ def complete_json(task: AgentTask, step: str, prompt: Prompt, untrusted: Mapping
     that has deterministic text to fall back on.
 
     Returns None when no model is configured, the router fails, or the answer still does not validate after
-    one retry that shows the model its validation error. A budget refusal is not swallowed: it raises
+    one retry that shows the model its validation error and, where the tenant's policy has a larger model,
+    one escalated call to it. A budget refusal is not swallowed: it raises
     BudgetRefusedError, which fails the step without a retry, because the deterministic text would hide that
     the tenant's money ran out.
     """
-    config = LlmConfig.from_env()
+    ticket = task.ticket
+    config = LlmConfig.for_tenant(ticket.tenant)
     if config is None:
         return None
-    ticket = task.ticket
+    ask = functools.partial(ask_json, config, task, step, prompt, untrusted, schema, max_tokens=max_tokens,
+                            max_untrusted_chars=max_untrusted_chars)
     try:
-        return ask_json(config, task, step, prompt, untrusted, schema, max_tokens=max_tokens,
-                        max_untrusted_chars=max_untrusted_chars)
+        try:
+            return ask()
+        except InvalidAnswerError as exc:
+            if not config.escalates:
+                raise
+            log.info("%s %s: %s answered with invalid JSON twice (%s); escalating once", ticket.ticket_key, step,
+                     exc.model, exc.error)
+            return ask(escalate=True, retries=0)
     except ModelUnavailableError as exc:
         log.warning("%s %s: no model answer (%s: %s); keeping the deterministic text", ticket.ticket_key, step,
                     type(exc.cause).__name__, exc.cause)
@@ -196,7 +245,7 @@ def ask_json(config: LlmConfig, task: AgentTask, step: str, prompt: Prompt, untr
     except BudgetExceeded as exc:
         raise BudgetRefusedError(ticket.ticket_key, step, exc) from exc
     except RouterError as exc:
-        raise ModelUnavailableError(ticket.ticket_key, step, config.model, exc) from exc
+        raise ModelUnavailableError(ticket.ticket_key, step, config.spec, exc) from exc
     raise InvalidAnswerError(ticket.ticket_key, step, response.spec, response.content, error)
 
 

@@ -47,7 +47,7 @@ def run(task: AgentTask) -> TestResult:
     ticket = task.ticket
     dev = dev_result(task)
     scm = scm_for(ticket)
-    config = llm.LlmConfig.from_env()
+    config = llm.LlmConfig.for_tenant(ticket.tenant)
     scm.set_status(dev.pr_id, STATUS_CONTEXT, "pending", "running tests")
     runs: list[TestRun] = []
     head = scm.head(ticket.repo, dev.branch) or dev.head_commit

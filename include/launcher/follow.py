@@ -63,8 +63,10 @@ def follow(
     on_gate: Callable[[RunView], list[str]],
     timeout: float = 900,
     on_change: Callable[[RunView], None] | None = None,
+    on_poll: Callable[[RunView], None] | None = None,
 ) -> dict[str, RunView]:
-    """Poll until every run has finished. `on_gate` is called once per run whose gate is waiting."""
+    """Poll until every run has finished. `on_gate` is called once per run whose gate is waiting, `on_change`
+    when a run's state changed, `on_poll` after every look at a running run's tasks."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pending = [r for r in runs.values() if r.state not in FINISHED]
@@ -83,6 +85,8 @@ def follow(
                 view.approved_by = on_gate(view)
             if on_change and view.state != previous:
                 on_change(view)
+            if on_poll:
+                on_poll(view)
         time.sleep(1)
     unfinished = {k: (v.state, [(t["task_id"], t["state"]) for t in v.tasks]) for k, v in runs.items()
                   if v.state not in FINISHED}

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 
 from include.airflow_client import AirflowClient
 from include.store.db import connect
+from include.store.routing import set_policy
 from include.store.tenants import create_tenant
 from include.tenancy.naming import tenant_pool
+from model_serving.router.models import RoutingPolicy
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class TenantSpec:
     ado_org: str | None = None  # deliveries naming another organisation or project are refused
     ado_project: str | None = None
     ado_pipeline_id: int | None = None  # the Azure Pipelines pipeline ticket branches run in (ado tenants)
+    routing_policy: RoutingPolicy | None = None  # models, fallbacks, canary, data boundary (None: keep as is)
 
 
 def provision(spec: TenantSpec, airflow: AirflowClient) -> None:
@@ -33,5 +36,7 @@ def provision(spec: TenantSpec, airflow: AirflowClient) -> None:
         create_tenant(conn, spec.tenant_id, spec.hook_username, spec.hook_secret, spec.default_repo,
                       spec.approvers, scm_kind=spec.scm_kind, ado_org=spec.ado_org, ado_project=spec.ado_project,
                       ado_pipeline_id=spec.ado_pipeline_id)
+        if spec.routing_policy is not None:
+            set_policy(conn, spec.tenant_id, spec.routing_policy, actor="provisioning")
     airflow.ensure_pool(tenant_pool(spec.tenant_id), spec.pool_slots,
                         f"Agent steps of tenant {spec.tenant_id}")

@@ -2,7 +2,9 @@
 on LocalExecutor, the spawner. Tickets enter through the real webhook over real HTTP.
 
 The ADO emulator starts first, so the platform can start with the Airflow connection of the ADO-backed
-tenant `contoso` in its environment (`AIRFLOW_CONN_ADO_CONTOSO`): one platform serves both kinds of tenant."""
+tenant `contoso` in its environment (`AIRFLOW_CONN_ADO_CONTOSO`): one platform serves both kinds of tenant.
+So does a backup LLM server (the OpenAI-compatible emulator), named by `OPENAI_COMPATIBLE_BASE_URL` the way a
+deployment names a fallback provider; tenants without a model connection or routing policy never call it."""
 
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ from include.launcher.demo import seed
 from include.launcher.platform import Platform, free_port
 from tests.emulators.ado.fixtures import ado_server
 from tests.emulators.ado.server import EmulatorServer
+from tests.emulators.llm.emulator import Emulator
+from tests.emulators.llm.emulator import EmulatorServer as LlmServer
 
-__all__ = ["ado_server", "ado_connection_env", "platform"]
+__all__ = ["ado_server", "ado_connection_env", "llm_backup", "platform"]
 
 ADO_TENANT = "contoso"
 ADO_PAT = "contoso-e2e-pat"
@@ -33,10 +37,17 @@ def ado_connection_env(emulator: EmulatorServer) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def platform(ado_server: EmulatorServer) -> Iterator[Platform]:
+def llm_backup() -> Iterator[Emulator]:
+    with LlmServer("openai") as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def platform(ado_server: EmulatorServer, llm_backup: Emulator) -> Iterator[Platform]:
     home = Path(tempfile.mkdtemp(prefix="tp-e2e-"))
     platform = Platform(home=home, api_port=free_port(), heartbeat_timeout_s=20,
-                        extra_env={**ado_connection_env(ado_server), "TICKETPILOT_EXTERNAL_POLL_S": "1"})
+                        extra_env={**ado_connection_env(ado_server), "TICKETPILOT_EXTERNAL_POLL_S": "1",
+                                   "OPENAI_COMPATIBLE_BASE_URL": f"{llm_backup.url}/v1"})
     try:
         platform.up()
         platform.wait_for_factory()
