@@ -10,12 +10,14 @@ export TICKETPILOT_HOME ?= $(CURDIR)/.ticketpilot
 
 .PHONY: install local-model demo up test test-fast lint schemas clean
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-tools.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-tools.txt constraints.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) (Python 3.11) on PATH, or make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-tools.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps .  # metadata only: registers the azure_devops connection type
+	rm -rf build ticketpilot.egg-info
 	touch $(STAMP)
 
 install: $(STAMP)

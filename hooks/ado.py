@@ -6,12 +6,10 @@ the password is then unused). Every setting resolves as argument, then connectio
 then environment (`AZURE_DEVOPS_ORG_URL`, `AZURE_DEVOPS_PROJECT`, `AZURE_DEVOPS_PAT`). A missing connection
 is not an error as long as the environment completes the settings.
 
-The connection type appears in the Airflow UI's form only when a *provider distribution* declares it:
-Airflow 3 reads `connection-types` from the `get_provider_info()` of an installed package's
-`apache_airflow_provider` entry point, not from the DAG folder or a plugin. Ticketpilot does not ship as a
-provider package, so the hook works for every `azure_devops` connection (CLI, env `AIRFLOW_CONN_*`, secrets
-backend, or a UI connection of type "generic" with the same fields), and the UI form hints below apply once
-a provider distribution registers `hooks.ado.AzureDevOpsHook`.
+The connection type appears in the Airflow UI because the project is installed as a provider distribution
+(metadata only: `pyproject.toml`'s `apache_airflow_provider` entry point, see hooks/provider_info.py); the
+hook works for every `azure_devops` connection however it is defined (UI, CLI, `AIRFLOW_CONN_*`, secrets
+backend).
 """
 
 from __future__ import annotations
