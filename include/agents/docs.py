@@ -6,9 +6,11 @@ line in the same spot), the change is rebuilt from the new default branch on `tp
 again; the SCM interface has no force-push, so a fresh branch is the only clean rebuild. Each attempt's
 PR is looked up before anything is made, so a resumed step finishes where the last one stopped.
 
-With a model configured (include.agents.llm), the docs PR body also carries a one-paragraph description of
-the change written by the model, marked as such; without one, or without a valid answer, the body is the
-deterministic line alone; a model budget that refuses the call fails the step (BudgetRefusedError)."""
+With a model configured (include.agents.llm), one call writes the docs PR's description (marked as the
+model's), the CHANGELOG line's text and, when the ticket asks for a decision, the ADR's context, decision and
+consequences. Each part is validated; a changelog line that shares no word with the ticket is not used.
+Without a model, or without a valid answer, every part is the deterministic text; a model budget that
+refuses the call fails the step before anything is written (BudgetRefusedError)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import shlex
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from include.agents import llm
 from include.agents.context import dev_result, idempotency_key, scm_for
@@ -35,7 +37,8 @@ log = logging.getLogger(__name__)
 STATUS_CONTEXT = "docs"
 MERGE_ATTEMPTS = 4
 """The first merge plus three rebuilds from a default branch that moved."""
-DESCRIPTION_PROMPT = llm.load_prompt("docs_pr_description", "1.0.0")
+DESCRIPTION_PROMPT = llm.load_prompt("docs_pr_description", "2.0.0")
+_WORD = re.compile(r"[a-z0-9][a-z0-9.+-]{2,}", re.I)
 
 
 class PrDescription(BaseModel):
@@ -51,19 +54,57 @@ class PrDescription(BaseModel):
         return " ".join(value.split())
 
 
+class AdrDraft(BaseModel):
+    context: Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=1500)]
+    decision: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=300)]
+    consequences: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=300)]] = (
+        Field(min_length=1, max_length=5))
+
+    @field_validator("decision")
+    @classmethod
+    def _one_sentence_line(cls, value: str) -> str:
+        if "\n" in value:
+            raise ValueError("the decision is one line")
+        return value.rstrip(".")
+
+
+class DocsWriteup(PrDescription):
+    """docs_pr_description v2: the description plus a changelog line and, when asked for, an ADR draft."""
+
+    changelog: Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=120)]
+    adr: AdrDraft | None = None
+
+    @field_validator("changelog")
+    @classmethod
+    def _changelog_line(cls, value: str) -> str:
+        if "\n" in value:
+            raise ValueError("the changelog entry is one line")
+        if re.search(r"AB#\d|PR #\d|\]\(", value):
+            raise ValueError("leave out ticket and PR numbers and links: they are added for you")
+        return value.rstrip(".")
+
+    def grounded_changelog(self, ticket: Ticket) -> str | None:
+        """The changelog text when it shares a word with the ticket (a small model can drift); else None."""
+        ticket_words = {w.lower() for w in _WORD.findall(f"{ticket.title} {ticket.description}")}
+        return self.changelog if ticket_words & {w.lower() for w in _WORD.findall(self.changelog)} else None
+
+
 def docs_branch(ticket: Ticket, attempt: int = 1) -> str:
     return f"tp/{ticket.workitem_id}-docs" + (f"-{attempt}" if attempt > 1 else "")
 
 
 def plan_docs(
-    ticket: Ticket, workdir: Path, pr_id: int, default_branch: str, files_changed: list[str]
+    ticket: Ticket, workdir: Path, pr_id: int, default_branch: str, files_changed: list[str],
+    written: DocsWriteup | None = None,
 ) -> list[FileChange]:
-    """The documentation edits for a merged change, computed on a working copy of the default branch."""
+    """The documentation edits for a merged change, computed on a working copy of the default branch; the
+    model's changelog text and ADR draft where `written` has valid, grounded ones."""
     changes: list[FileChange] = []
     log_path = workdir / changelog.CHANGELOG_PATH
     current = log_path.read_text(encoding="utf-8") if log_path.is_file() else None
+    text = written.grounded_changelog(ticket) if written else None
     updated = changelog.add_entry(
-        current, changelog.SUBSECTION_FOR[ticket.change_kind], changelog.entry_line(ticket, pr_id)
+        current, changelog.SUBSECTION_FOR[ticket.change_kind], changelog.entry_line(ticket, pr_id, text)
     )
     if updated != current:
         changes.append(FileChange(path=changelog.CHANGELOG_PATH, content=updated))
@@ -74,7 +115,8 @@ def plan_docs(
         if new_text != text:
             changes.append(FileChange(path=readme.README_PATH, content=new_text))
     if adr.wants_adr(ticket):
-        _, record = adr.adr_change(ticket, workdir, pr_id)
+        draft = written.adr if written else None
+        _, record = adr.adr_change(ticket, workdir, pr_id, draft.model_dump() if draft else None)
         changes += [record] if record else []
     return changes
 
@@ -96,18 +138,26 @@ def _readme(ticket: Ticket, workdir: Path, text: str, default_branch: str, files
     return text
 
 
-def pr_description(task: AgentTask, pr_id: int, changes: list[FileChange], files_changed: list[str]) -> str:
+def write_up(task: AgentTask, pr_id: int, files_changed: list[str]) -> llm.Answer[DocsWriteup] | None:
+    """The model's description, changelog text and (if the ticket asks for one) ADR draft; None without a
+    model or a valid answer. Asked before anything is written, so a budget refusal stops the step clean."""
+    ticket = task.ticket
+    return llm.complete_json(task, "docs.pr_description", DESCRIPTION_PROMPT, {
+        "ticket title": ticket.title, "ticket description": ticket.description,
+        "acceptance criteria": "\n".join(f"- {c}" for c in ticket.acceptance_criteria) or "(none)",
+        "files changed by the merged PR": "\n".join(files_changed) or "(none listed)",
+        "ADR requested": "yes" if adr.wants_adr(ticket) else "no",
+    }, DocsWriteup, max_tokens=400 if adr.wants_adr(ticket) else 240)
+
+
+def pr_description(task: AgentTask, pr_id: int, changes: list[FileChange], files_changed: list[str],
+                   written: llm.Answer[DocsWriteup] | None = None) -> str:
     """The deterministic line, then the model's paragraph when there is a valid one."""
     ticket = task.ticket
     line = f"Changelog, README and ADR updates for AB#{ticket.workitem_id} after PR #{pr_id}."
-    answer = llm.complete_json(task, "docs.pr_description", DESCRIPTION_PROMPT, {
-        "ticket title": ticket.title, "ticket description": ticket.description,
-        "files changed by the merged PR": "\n".join(files_changed) or "(none listed)",
-        "documentation files edited now": "\n".join(change.path for change in changes) or "(none)",
-    }, PrDescription, max_tokens=240)
-    if answer is None:
+    if written is None:
         return line
-    return f"{line}\n\n{answer.value.description}\n\n_Description written by {answer.model}; review it as a draft._"
+    return f"{line}\n\n{written.value.description}\n\n_Description written by {written.model}; review it as a draft._"
 
 
 def run(task: AgentTask) -> DocsResult:
@@ -152,13 +202,13 @@ def _build(
     the default branch already documents the change."""
     ticket = task.ticket
     default = scm.default_branch(ticket.repo)
+    written = write_up(task, pr_id, files_changed)  # before the first write: a budget refusal leaves nothing
     scm.ensure_branch(ticket.repo, branch, default)
     with checked_out(scm, ticket.repo, branch) as workdir:
-        changes = plan_docs(ticket, workdir, pr_id, default, files_changed)
+        changes = plan_docs(ticket, workdir, pr_id, default, files_changed, written.value if written else None)
     if not changes and scm.head(ticket.repo, branch) == scm.head(ticket.repo, default):
         return None
-    # Asked before the commit, so a budget refusal stops the step before it writes.
-    description = pr_description(task, pr_id, changes, files_changed)
+    description = pr_description(task, pr_id, changes, files_changed, written)
     if changes:
         scm.commit_files(ticket.repo, branch, changes, f"Document {ticket.title} (AB#{ticket.workitem_id})",
                          idempotency_key(ticket, "docs"))
@@ -167,8 +217,11 @@ def _build(
 
 
 def _result(scm: ScmAdapter, pr: PullRequest, entry: str) -> DocsResult:
-    """Read back from the merged PR's own diff, so a resumed step reports what was actually merged."""
-    files = diffstat(scm.diff(pr.pr_id)).all_files
+    """Read back from the merged PR's own diff, so a resumed step reports what was actually merged (the
+    changelog line as committed, which may be the model's wording of `entry`)."""
+    diff = scm.diff(pr.pr_id)
+    files = diffstat(diff).all_files
+    entry = changelog.committed_entry(diff, entry) or entry
     adr_path = next((path for path in files if path.startswith(f"{adr.ADR_DIR}/")), None)
     readme_updated = readme.README_PATH in files
     return DocsResult(

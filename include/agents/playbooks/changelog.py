@@ -30,10 +30,25 @@ SUBSECTION_FOR = {
 _RELEASE = re.compile(r"^## ")
 _UNRELEASED = re.compile(r"^## \[?Unreleased\]?\s*$", re.I)
 _SUBSECTION = re.compile(r"^### (?P<name>\w+)")
+_REFERENCE = re.compile(r"\(AB#\d+, PR #\d+\)$")
 
 
-def entry_line(ticket: Ticket, pr_id: int) -> str:
-    return f"- {ticket.title} (AB#{ticket.workitem_id}, PR #{pr_id})"
+def entry_line(ticket: Ticket, pr_id: int, text: str | None = None) -> str:
+    """`- <text> (AB#<id>, PR #<n>)`: the docs model's wording when given, else the ticket's title."""
+    return f"- {text or ticket.title} (AB#{ticket.workitem_id}, PR #{pr_id})"
+
+
+def _reference(entry: str) -> str | None:
+    """The `(AB#<id>, PR #<n>)` an entry ends with: what makes it this change's line, whatever its wording."""
+    found = _REFERENCE.search(entry)
+    return found.group(0) if found else None
+
+
+def committed_entry(diff: str, entry: str) -> str | None:
+    """The line a docs diff added for the same change as `entry` (same reference), if any."""
+    reference = _reference(entry)
+    return next((line[1:] for line in diff.splitlines()
+                 if line.startswith("+- ") and reference and line.endswith(reference)), None)
 
 
 def add_entry(changelog: str | None, subsection: str, entry: str) -> str:
@@ -42,8 +57,9 @@ def add_entry(changelog: str | None, subsection: str, entry: str) -> str:
     unless they land in the same spot."""
     text = changelog or HEADER
     lines = text.splitlines()
-    if entry in lines:
-        return text
+    reference = _reference(entry)
+    if entry in lines or (reference and any(line.startswith("- ") and line.endswith(reference) for line in lines)):
+        return text  # this change is in already, perhaps in other words (a rerun with another model answer)
     start = _unreleased_index(lines)
     end = next((i for i in range(start + 1, len(lines)) if _RELEASE.match(lines[i])), len(lines))
     headings = {m["name"]: i for i in range(start + 1, end) if (m := _SUBSECTION.match(lines[i]))}

@@ -171,8 +171,12 @@ def test_po_keeps_its_deterministic_checklist_when_the_model_fails(model: Script
 
 def test_docs_description_is_one_marked_paragraph(model: ScriptedLlm, ticket: Ticket) -> None:
     paragraph = "Pins requests to a patched release, so installs no longer pick up the vulnerable one."
-    model.answers.append(json.dumps({"description": paragraph.replace(", so", ",\nso")}))
-    body = docs.pr_description(task(ticket, AgentRole.DOCS), 7, [], ["requirements.txt"])
+    model.answers.append(json.dumps({"description": paragraph.replace(", so", ",\nso"),
+                                     "changelog": "Add an Azure Pipelines CI for invoicing-service."}))
+    written = docs.write_up(task(ticket, AgentRole.DOCS), 7, ["azure-pipelines.yml"])
+    assert written.value.changelog == "Add an Azure Pipelines CI for invoicing-service"
+    assert written.value.grounded_changelog(ticket) == written.value.changelog
+    body = docs.pr_description(task(ticket, AgentRole.DOCS), 7, [], ["azure-pipelines.yml"], written)
     line, described, mark = body.split("\n\n")
     assert line == f"Changelog, README and ADR updates for AB#{ticket.workitem_id} after PR #7."
     assert described == paragraph and mark == f"_Description written by {MODEL}; review it as a draft._"
