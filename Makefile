@@ -27,9 +27,10 @@ install: $(STAMP)
 # `llm` CLI dependency is never imported. Only `demo` and `up` need it; `make test` stays fast without it.
 # GGML_NATIVE=OFF: a -march=native build crashed with "invalid opcode" on a VM whose CPUID announces
 # instructions it does not run; the portable build targets the common x86-64 set (AVX2, FMA, F16C).
+# --no-cache-dir: a wheel cached from an earlier native build must not be reused.
 $(MODEL_STAMP): $(STAMP) requirements-local-model.txt
 	@echo "Building the local model server (llama-cpp-python from source: about 5 minutes, only once)"
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install --quiet --no-deps -r requirements-local-model.txt -c constraints.txt
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install --quiet --no-deps --no-cache-dir -r requirements-local-model.txt -c constraints.txt
 	touch $(MODEL_STAMP)
 
 local-model: $(MODEL_STAMP)  ## install the embedded local model (llama.cpp + SmolLM2-135M-Instruct)
