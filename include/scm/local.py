@@ -13,14 +13,14 @@ from typing import Any, Literal
 
 import psycopg
 
+from include.scm import contract
 from include.scm.base import Comment, FileChange, PullRequest, ScmError
+from include.scm.contract import KEY_TRAILER
 from include.scm.git import BOT_IDENTITY, BareRepo, run_git, with_trailer
 from include.settings import get_settings
 from include.store.db import connect
 
-KEY_TRAILER = "Ticketpilot-Key"
 PR_TRAILER = "Ticketpilot-PR"
-STATUS_STATES = ("pending", "succeeded", "failed", "error")
 COMMENT_AUTHOR = "ticketpilot"
 _TRIES = 5  # compare-and-swap attempts before a moving branch is reported
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -118,8 +118,7 @@ class LocalForge:
         leave the tree as it is. Returns the branch tip."""
         bare = self._repo(repo)
         message = with_trailer(message, KEY_TRAILER, idempotency_key)
-        default = self.default_branch(repo)
-        exclude = None if branch == default else f"refs/heads/{default}"
+        exclude = contract.excluded_ref(branch, self.default_branch(repo))
         for _ in range(_TRIES):
             tip = self._tip(repo, branch)
             if bare.find_trailer(tip, KEY_TRAILER, idempotency_key, exclude=exclude):
@@ -238,8 +237,7 @@ class LocalForge:
         return [Comment(**row) for row in rows]
 
     def set_status(self, pr_id: int, context: str, state: str, description: str = "") -> None:
-        if state not in STATUS_STATES:
-            raise ScmError(f"status state {state!r} is not one of {', '.join(STATUS_STATES)}")
+        contract.check_state(state)
         with self._db() as conn:
             self._pr_row(conn, pr_id)
             conn.execute(
@@ -267,8 +265,7 @@ class LocalForge:
         """Squash the source onto the current target tip as one commit with a `Ticketpilot-PR` trailer.
         Git is checked before the PR row: a merge whose commit landed but whose row was never written
         (a crash in between) is only recorded, never made twice."""
-        if strategy != "squash":
-            raise ScmError(f"merge strategy {strategy!r} is not supported by the local forge; use 'squash'")
+        contract.check_strategy(strategy, " by the local forge")
         pr = self.get_pr(pr_id)
         if pr.status == "completed":
             return pr
@@ -297,11 +294,8 @@ class LocalForge:
         raise ScmError(f"{pr.target_branch!r} of {pr.repo!r} moved {_TRIES} times during merging; retry")
 
     def _check_mergeable(self, pr: PullRequest) -> None:
-        if pr.is_draft:
-            raise ScmError(f"PR {pr.pr_id} is a draft; publish it first, then merge")
-        failing = sorted(c for c, state in self.statuses(pr.pr_id).items() if state in ("failed", "error"))
-        if failing:
-            raise ScmError(f"PR {pr.pr_id} has failing statuses: {', '.join(failing)}; fix them, then merge")
+        contract.check_not_draft(f"PR {pr.pr_id}", pr.is_draft)
+        contract.check_not_failing(f"PR {pr.pr_id}", self.statuses(pr.pr_id))
 
     def _record_merge(self, pr_id: int, commit: str) -> PullRequest:
         with self._db() as conn:

@@ -9,15 +9,14 @@ comments by a hidden marker line, merges by PR status."""
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
 
+from include.scm import contract
 from include.scm.ado import workitems
 from include.scm.ado.client import AdoClient, branch_ref
 from include.scm.ado.errors import AdoError
@@ -25,13 +24,15 @@ from include.scm.ado.models import AdoModel, IdentityRef, ItemChange, PrComment,
 from include.scm.ado.models import PullRequest as AdoPullRequest
 from include.scm.ado.retry import RetryPolicy
 from include.scm.base import Comment, FileChange, PullRequest, ScmError
-from include.scm.git import BareRepo, check_path, run_git, with_trailer
-from include.scm.local import KEY_TRAILER, STATUS_STATES
+from include.scm.changes import plan
+from include.scm.errors import error_mapper
+from include.scm.git import BareRepo, with_trailer
+from include.scm.markers import carries, key_marker, marked, without_markers
+from include.scm.mirror import branch_diff, clone_or_refresh, fetch_mirror, header_env
 from include.settings import get_settings
 
 STATUS_GENRE = "ticketpilot"
 _TRIES = 5  # pushes refused as stale before a moving branch is reported
-_MARKER = "<!-- ticketpilot:key={} -->"
 _HINTS = {
     401: "The credential was refused: renew the PAT (or the Entra principal's access) in the tenant's "
     "Azure DevOps connection.",
@@ -41,25 +42,7 @@ _HINTS = {
     429: "Azure DevOps is throttling this identity: retry the task later.",
     503: "Azure DevOps is unavailable: retry the task later.",
 }
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _mapped(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Turn a raw AdoError into a ScmError that says what was being done and what to do about it."""
-
-    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(fn)
-        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                return fn(*args, **kwargs)
-            except AdoError as exc:
-                hint = _HINTS.get(exc.status, "")
-                raise ScmError(f"Azure DevOps: {action} failed ({exc}). {hint}".rstrip()) from exc
-
-        return inner
-
-    return wrap
+_mapped = error_mapper("Azure DevOps", AdoError, _HINTS)
 
 
 class Repository(AdoModel):
@@ -175,22 +158,10 @@ class AdoAdapter:
             return tip
 
     def checkout(self, repo: str, branch: str, dest: Path) -> Path:
-        """Clone into `dest`, or bring an existing clone of this repository to the branch tip (discarding
-        local edits: the copy is for reading and running, writes go through commit_files)."""
+        """A working copy of `branch` at `dest` (see include/scm/mirror.clone_or_refresh)."""
         remote = self._repository(repo).remote_url
         self._tip(repo, branch)
-        dest, env = Path(dest), self._git_env()
-        if not (dest / ".git").is_dir():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            run_git("clone", "--quiet", f"--branch={branch}", "--", remote, str(dest), cwd=dest.parent, env=env)
-            return dest
-        origin = run_git("config", "--get", "remote.origin.url", cwd=dest, ok=(0, 1)).stdout.strip()
-        if origin != remote:
-            raise ScmError(f"{dest} is a clone of {origin or 'nothing'!r}, not of {remote}; use another dest")
-        run_git("fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}", cwd=dest, env=env)
-        run_git("checkout", "--quiet", "--force", "-B", branch, f"refs/remotes/origin/{branch}", cwd=dest)
-        run_git("clean", "--quiet", "-ffd", cwd=dest)
-        return dest
+        return clone_or_refresh(remote, branch, Path(dest), self._git_env())
 
     @_mapped("pushing a commit")
     def commit_files(
@@ -199,14 +170,14 @@ class AdoAdapter:
         """Push one commit with a `Ticketpilot-Key` trailer on top of the branch tip. Nothing is pushed when
         a commit on this branch (and not on the default branch) carries the key, or when every change leaves
         its file as it is. Returns the branch tip."""
-        message = with_trailer(message, KEY_TRAILER, idempotency_key)
+        message = with_trailer(message, contract.KEY_TRAILER, idempotency_key)
         default = self.default_branch(repo)
-        exclude = None if branch == default else f"refs/heads/{default}"
+        exclude = contract.excluded_ref(branch, default)
         self._tip(repo, branch)
         for _ in range(_TRIES):
             mirror = self._mirror(repo, branch, default)
             tip = str(mirror.rev(f"refs/heads/{branch}"))
-            if mirror.find_trailer(tip, KEY_TRAILER, idempotency_key, exclude=exclude):
+            if mirror.find_trailer(tip, contract.KEY_TRAILER, idempotency_key, exclude=exclude):
                 return tip
             edits = _item_changes(mirror, tip, changes)
             if not edits:
@@ -227,20 +198,13 @@ class AdoAdapter:
     def _mirror(self, repo: str, *branches: str) -> BareRepo:
         """The tenant's bare mirror of `repo` with `branches` fetched fresh (history and content reads)."""
         info = self._repository(repo)
-        path = self.cache_dir / f"{info.id}.git"
-        if not (path / "HEAD").is_file():
-            path.mkdir(parents=True, exist_ok=True)
-            run_git("init", "--quiet", "--bare", ".", cwd=path)
-        refspecs = [f"+refs/heads/{b}:refs/heads/{b}" for b in dict.fromkeys(branches)]
-        run_git("fetch", "--quiet", "--no-tags", info.remote_url, *refspecs, cwd=path, env=self._git_env())
-        return BareRepo(path)
+        return fetch_mirror(self.cache_dir / f"{info.id}.git", info.remote_url, list(branches), self._git_env())
 
     def _git_env(self) -> dict[str, str]:
         """The Authorization header the REST client sends, handed to git for this one process."""
         request = httpx.Request("GET", self.client.base_url)
         next(self._auth.sync_auth_flow(request))
-        return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
-                "GIT_CONFIG_VALUE_0": f"Authorization: {request.headers['Authorization']}"}
+        return header_env(request.headers["Authorization"])
 
     # --- pull requests ------------------------------------------------------------------------------
 
@@ -286,13 +250,12 @@ class AdoAdapter:
     ) -> Comment:
         """A new thread whose content ends in a hidden marker line carrying the key; a thread already holding
         the marker is returned instead, so a retried comment appears once. Keys are unique per PR."""
-        if not idempotency_key.strip() or "\n" in idempotency_key or "--" in idempotency_key:
-            raise ScmError(f"comment key {idempotency_key!r} must be one line without '--'")
-        repo, marker = self._repo_of(pr_id), _MARKER.format(idempotency_key)
+        marker = key_marker(idempotency_key)
+        repo = self._repo_of(pr_id)
         for thread in self.client.threads(repo, pr_id):
-            if thread.comments and marker in thread.comments[0].content.splitlines():
+            if thread.comments and carries(thread.comments[0].content, marker):
                 return _comment(thread)
-        return _comment(self.client.open_thread(repo, pr_id, f"{body.rstrip()}\n\n{marker}", path, line))
+        return _comment(self.client.open_thread(repo, pr_id, marked(body, marker), path, line))
 
     @_mapped("reading pull request comments")
     def comments(self, pr_id: int) -> list[Comment]:
@@ -303,8 +266,7 @@ class AdoAdapter:
 
     @_mapped("posting a pull request status")
     def set_status(self, pr_id: int, context: str, state: str, description: str = "") -> None:
-        if state not in STATUS_STATES:
-            raise ScmError(f"status state {state!r} is not one of {', '.join(STATUS_STATES)}")
+        contract.check_state(state)
         self.client.create_status(self._repo_of(pr_id), pr_id, state, description, context,  # type: ignore[arg-type]
                                   genre=STATUS_GENRE)
 
@@ -327,24 +289,20 @@ class AdoAdapter:
     def _diff(self, pr_id: int, *flags: str) -> str:
         pr = self.get_pr(pr_id)
         mirror = self._mirror(pr.repo, pr.source_branch, pr.target_branch)
-        return mirror.git("diff", *flags, f"refs/heads/{pr.target_branch}...refs/heads/{pr.source_branch}", "--")
+        return branch_diff(mirror, pr.target_branch, pr.source_branch, *flags)
 
     @_mapped("completing a pull request")
     def merge(self, pr_id: int, strategy: Literal["squash"] = "squash") -> PullRequest:
         """Complete the PR as of its source tip with a squash merge; a completed PR is returned unchanged.
         Drafts and PRs with failing statuses are refused, as by the local forge."""
-        if strategy != "squash":
-            raise ScmError(f"merge strategy {strategy!r} is not supported; use 'squash'")
+        contract.check_strategy(strategy)
         pr = self.get_pr(pr_id)
         if pr.status == "completed":
             return pr
         if pr.status == "abandoned":
             raise ScmError(f"PR {pr_id} was abandoned; open a new PR to merge {pr.source_branch!r}")
-        if pr.is_draft:
-            raise ScmError(f"PR {pr_id} is a draft; publish it first, then merge")
-        failing = sorted(c for c, state in self.statuses(pr_id).items() if state in ("failed", "error"))
-        if failing:
-            raise ScmError(f"PR {pr_id} has failing statuses: {', '.join(failing)}; fix them, then merge")
+        contract.check_not_draft(f"PR {pr_id}", pr.is_draft)
+        contract.check_not_failing(f"PR {pr_id}", self.statuses(pr_id))
         source = self._tip(pr.repo, pr.source_branch)
         self.client.complete_pr(pr.repo, pr_id, source, "squash")
         return self._await_completion(pr_id)
@@ -392,36 +350,21 @@ class AdoAdapter:
 
 def _item_changes(mirror: BareRepo, tip: str, changes: list[FileChange]) -> list[ItemChange]:
     """FileChanges as ADO push changes against `tip`: add or edit by whether the file exists, delete only
-    what exists, and nothing for a file whose content is already as asked."""
-    paths = [check_path(c.path) for c in changes]
-    listed = mirror.git("ls-tree", "-z", tip, "--", *paths) if paths else ""
-    blobs = {}
-    for entry in filter(None, listed.split("\0")):
-        meta, path = entry.split("\t", 1)
-        if meta.split()[1] == "blob":
-            blobs[path] = meta.split()[2]
-    edits = []
-    for change in changes:
-        blob = blobs.get(change.path)
-        if change.content is None:
-            if blob is not None:
-                edits.append(ItemChange(change_type="delete", path=change.path))
-        elif blob is None:
-            edits.append(ItemChange(change_type="add", path=change.path, content=change.content))
-        elif mirror.git("hash-object", "--stdin", stdin=change.content).strip() != blob:
-            edits.append(ItemChange(change_type="edit", path=change.path, content=change.content))
-    return edits
+    what exists, and nothing for a file whose content is already as asked (see include/scm/changes.py)."""
+    return [ItemChange(change_type="delete", path=e.path) if e.content is None
+            else ItemChange(change_type="edit" if e.exists else "add", path=e.path, content=e.content)
+            for e in plan(mirror, tip, changes)]
 
 
 def _comment(thread: Thread) -> Comment:
     first = thread.comments[0]
-    body = "\n".join(line for line in first.content.splitlines() if not line.startswith("<!-- ticketpilot:key="))
+    body = without_markers(first.content, "key=")
     context = thread.thread_context or {}
     path = context.get("filePath")
     return Comment(
         comment_id=thread.id,
         author=first.author.display_name if first.author else "",
-        body=body.rstrip(),
+        body=body,
         path=path.lstrip("/") if path else None,
         line=(context.get("rightFileStart") or {}).get("line") if path else None,
     )

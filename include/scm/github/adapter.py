@@ -4,8 +4,10 @@ belong to one owner (user or organisation); a bare repository name is taken as `
 Writes go through REST: commits through the Git Data API (blobs, a tree on the tip's tree, a commit, then a
 non-force ref update that GitHub refuses unless it fast-forwards, so a moved branch is retried, never
 overwritten). Reads of history and content go through a bare mirror fetched over git's smart HTTP (see
-mirror.py). Idempotency follows include/scm/base.py: branches are looked up before creation, PRs by source
-branch, commits by a `Ticketpilot-Key` trailer, comments by a hidden marker line, merges by PR state.
+include/scm/mirror.py), with the token as Basic credentials for the user `x-access-token`, the form that works
+for PATs and GitHub App installation tokens alike. Idempotency follows include/scm/base.py: branches are
+looked up before creation, PRs by source branch, commits by a `Ticketpilot-Key` trailer, comments by a hidden
+marker line, merges by PR state.
 
 GitHub differences the contract absorbs: PR ids pack repository id and number (ids.py); the work item id
 rides in the PR body as a hidden marker; statuses belong to the head commit, so a new commit starts with
@@ -20,23 +22,22 @@ from typing import Any, Literal
 
 import httpx
 
+from include.scm import contract
 from include.scm.ado.retry import RetryPolicy
 from include.scm.base import Comment, FileChange, PullRequest, ScmError
+from include.scm.changes import REGULAR, plan
 from include.scm.git import BareRepo, check_path, with_trailer
 from include.scm.github.client import GitHubClient
 from include.scm.github.connection import connection_settings
 from include.scm.github.errors import GitHubError, mapped
 from include.scm.github.ids import pack_pr_id, unpack_pr_id
-from include.scm.github.mirror import clone_or_refresh, fetch_mirror, git_env
 from include.scm.github.models import IssueComment, Repository, ReviewComment, StatusState
 from include.scm.github.models import PullRequest as GitHubPullRequest
-from include.scm.local import KEY_TRAILER, STATUS_STATES
+from include.scm.markers import carries, key_marker, marked, with_workitem, without_markers, workitem_of
+from include.scm.mirror import basic_env, branch_diff, clone_or_refresh, fetch_mirror
 from include.settings import get_settings
 
 _TRIES = 5  # ref updates refused as non-fast-forward (or comment posts cut off) before giving up
-_KEY_MARKER = "<!-- ticketpilot:key={} -->"
-_WORKITEM = re.compile(r"^<!-- ticketpilot:workitem=(\d+) -->$", re.MULTILINE)
-_MARKER_LINE = "<!-- ticketpilot:"
 _NAME_PART = re.compile(r"[A-Za-z0-9_.-]+")
 _TO_GITHUB: dict[str, StatusState] = {"pending": "pending", "succeeded": "success", "failed": "failure",
                                       "error": "error"}
@@ -62,7 +63,7 @@ class GitHubAdapter:
         self.owner = owner
         self.client = GitHubClient(api_url, token, policy=policy, transport=transport)
         self.cache_dir = Path(cache_dir or get_settings().home / "github-mirrors" / tenant)
-        self._git_env = git_env(token)
+        self._git_env = basic_env("x-access-token", token)
         self._repos: dict[str, Repository] = {}
         self._repos_by_id: dict[int, Repository] = {}
 
@@ -119,7 +120,7 @@ class GitHubAdapter:
             return tip
 
     def checkout(self, repo: str, branch: str, dest: Path) -> Path:
-        """A working copy of `branch` at `dest` (see mirror.clone_or_refresh)."""
+        """A working copy of `branch` at `dest` (see include/scm/mirror.clone_or_refresh)."""
         remote = self._repository(repo).clone_url
         self._tip(repo, branch)
         return clone_or_refresh(remote, branch, Path(dest), self._git_env)
@@ -133,14 +134,14 @@ class GitHubAdapter:
         its file as it is. Returns the branch tip."""
         for change in changes:
             check_path(change.path)
-        message = with_trailer(message, KEY_TRAILER, idempotency_key)
+        message = with_trailer(message, contract.KEY_TRAILER, idempotency_key)
         full, default = self._repository(repo).full_name, self.default_branch(repo)
-        exclude = None if branch == default else f"refs/heads/{default}"
+        exclude = contract.excluded_ref(branch, default)
         self._tip(repo, branch)
         for _ in range(_TRIES):
             mirror = self._mirror(repo, branch, default)
             tip = str(mirror.rev(f"refs/heads/{branch}"))
-            if mirror.find_trailer(tip, KEY_TRAILER, idempotency_key, exclude=exclude):
+            if mirror.find_trailer(tip, contract.KEY_TRAILER, idempotency_key, exclude=exclude):
                 return tip
             entries = self._tree_entries(full, mirror, tip, changes)
             if not entries:
@@ -158,28 +159,16 @@ class GitHubAdapter:
         """Tree entries for the changes that change something: a blob per new content (uploaded, and checked
         against git's own hash of it), `sha: None` for each deletion of a file that exists. Executable files
         stay executable."""
-        listed = mirror.git("ls-tree", "-z", tip, "--", *[c.path for c in changes]) if changes else ""
-        files = {}
-        for entry in filter(None, listed.split("\0")):
-            meta, path = entry.split("\t", 1)
-            mode, kind, sha = meta.split()
-            if kind == "blob":
-                files[path] = (mode, sha)
         entries: list[dict[str, Any]] = []
-        for change in changes:
-            mode, existing = files.get(change.path, ("100644", None))
-            if change.content is None:
-                if existing is not None:
-                    entries.append({"path": change.path, "mode": mode, "type": "blob", "sha": None})
+        for edit in plan(mirror, tip, changes):
+            if edit.content is None:
+                entries.append({"path": edit.path, "mode": edit.mode, "type": "blob", "sha": None})
                 continue
-            local = mirror.git("hash-object", "--stdin", stdin=change.content).strip()
-            if local == existing:
-                continue
-            uploaded = self.client.create_blob(full, change.content)
-            if uploaded != local:
-                raise ScmError(f"GitHub stored {change.path!r} as blob {uploaded}, git hashes it as {local}: "
+            uploaded = self.client.create_blob(full, edit.content)
+            if uploaded != edit.blob:
+                raise ScmError(f"GitHub stored {edit.path!r} as blob {uploaded}, git hashes it as {edit.blob}: "
                                "the content did not arrive intact; retry the task")
-            entries.append({"path": change.path, "mode": "100755" if mode == "100755" else "100644",
+            entries.append({"path": edit.path, "mode": "100755" if edit.mode == "100755" else REGULAR,
                             "type": "blob", "sha": uploaded})
         return entries
 
@@ -222,9 +211,7 @@ class GitHubAdapter:
         already = self.client.list_pulls(info.full_name, f"{info.owner.login}:{source_branch}", "open")
         if already:
             return self._pr(info, already[0])
-        body = description.rstrip()
-        if workitem_id is not None:
-            body = f"{body}\n\n<!-- ticketpilot:workitem={workitem_id} -->".lstrip()
+        body = with_workitem(description, workitem_id)
         try:
             raw = self.client.create_pull(info.full_name, source_branch, target_branch, title, body, draft=draft)
         except GitHubError as exc:
@@ -258,15 +245,13 @@ class GitHubAdapter:
         """An issue comment (or, with `path`, a review comment on the head commit) whose body ends in a hidden
         marker line carrying the key; a comment already holding the marker is returned instead, so a retried
         comment appears once. After a connection cut mid-post the comments are read again before reposting."""
-        if not idempotency_key.strip() or "\n" in idempotency_key or "--" in idempotency_key:
-            raise ScmError(f"comment key {idempotency_key!r} must be one line without '--'")
+        marker = key_marker(idempotency_key)
         if path is not None:
             check_path(path)
         info, raw = self._pull(pr_id)
-        marker = _KEY_MARKER.format(idempotency_key)
-        text = f"{body.rstrip()}\n\n{marker}"
+        text = marked(body, marker)
         for _ in range(_TRIES):
-            found = [c for c in self._comments(info, raw.number) if marker in c.body.splitlines()]
+            found = [c for c in self._comments(info, raw.number) if carries(c.body, marker)]
             if found:
                 return _comment(found[0])
             try:
@@ -303,8 +288,7 @@ class GitHubAdapter:
     @mapped("posting a commit status")
     def set_status(self, pr_id: int, context: str, state: str, description: str = "") -> None:
         """A commit status on the PR's head commit (descriptions are cut to GitHub's 140 characters)."""
-        if state not in STATUS_STATES:
-            raise ScmError(f"status state {state!r} is not one of {', '.join(STATUS_STATES)}")
+        contract.check_state(state)
         if len(description) > STATUS_DESCRIPTION_MAX:
             description = description[: STATUS_DESCRIPTION_MAX - 1] + "…"
         info, raw = self._pull(pr_id)
@@ -327,28 +311,24 @@ class GitHubAdapter:
     def _diff(self, pr_id: int, *flags: str) -> str:
         pr = self.get_pr(pr_id)
         mirror = self._mirror(pr.repo, pr.source_branch, pr.target_branch)
-        return mirror.git("diff", *flags, f"refs/heads/{pr.target_branch}...refs/heads/{pr.source_branch}", "--")
+        return branch_diff(mirror, pr.target_branch, pr.source_branch, *flags)
 
     @mapped("merging a pull request")
     def merge(self, pr_id: int, strategy: Literal["squash"] = "squash") -> PullRequest:
         """Squash-merge the PR as of its head commit; a merged PR is returned unchanged. Drafts, closed PRs,
         conflicts and failing statuses are refused, as by the local forge."""
-        if strategy != "squash":
-            raise ScmError(f"merge strategy {strategy!r} is not supported; use 'squash'")
+        contract.check_strategy(strategy)
         info, raw = self._pull(pr_id)
         if raw.is_merged:
             return self._pr(info, raw)
         if raw.state == "closed":
             raise ScmError(f"PR {pr_id} was closed without merging; open a new PR to merge {raw.head.ref!r}")
-        if raw.draft:
-            raise ScmError(f"PR {pr_id} is a draft; publish it first, then merge")
+        contract.check_not_draft(f"PR {pr_id}", raw.draft)
         if raw.mergeable is False and raw.mergeable_state == "dirty":
             raise ScmError(f"PR {pr_id} has merge conflicts with {raw.base.ref!r}; update {raw.head.ref!r} from "
                            f"{raw.base.ref!r} and resolve them")
-        failing = sorted(c for c, state in self.statuses(pr_id).items() if state in ("failed", "error"))
-        if failing:
-            raise ScmError(f"PR {pr_id} has failing statuses: {', '.join(failing)}; fix them, then merge")
-        message = _without_markers(raw.body or "")
+        contract.check_not_failing(f"PR {pr_id}", self.statuses(pr_id))
+        message = without_markers(raw.body or "")
         try:
             self.client.merge_pull(info.full_name, raw.number, raw.head.sha, f"{raw.title} (#{raw.number})", message)
         except GitHubError:  # a replay after a lost answer finds the PR merged by the first attempt
@@ -364,28 +344,23 @@ class GitHubAdapter:
     def _pr(self, info: Repository, raw: GitHubPullRequest) -> PullRequest:
         status = "active" if raw.state == "open" else "completed" if raw.is_merged else "abandoned"
         body = raw.body or ""
-        workitem = _WORKITEM.search(body)
         return PullRequest(
             pr_id=pack_pr_id(info.id, raw.number),
             repo=info.name if info.owner.login.lower() == self.owner.lower() else info.full_name,
             source_branch=raw.head.ref,
             target_branch=raw.base.ref,
             title=raw.title,
-            description=_without_markers(body),
+            description=without_markers(body),
             is_draft=raw.draft,
             status=status,
-            workitem_id=int(workitem.group(1)) if workitem else None,
+            workitem_id=workitem_of(body),
             merge_commit=raw.merge_commit_sha if status == "completed" else None,
             url=raw.html_url,
         )
 
 
-def _without_markers(text: str) -> str:
-    return "\n".join(line for line in text.splitlines() if not line.startswith(_MARKER_LINE)).rstrip()
-
-
 def _comment(raw: IssueComment | ReviewComment) -> Comment:
     path = raw.path if isinstance(raw, ReviewComment) else None
     line = raw.line if isinstance(raw, ReviewComment) else None
-    return Comment(comment_id=raw.id, author=raw.user.login if raw.user else "", body=_without_markers(raw.body),
+    return Comment(comment_id=raw.id, author=raw.user.login if raw.user else "", body=without_markers(raw.body),
                    path=path, line=line)

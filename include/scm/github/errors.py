@@ -3,14 +3,11 @@ retry layer has spent its budget, or the failure is one a retry will not fix."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
-
 import httpx
 from pydantic import ValidationError
 
 from include.scm.base import ScmError
+from include.scm.errors import error_mapper
 from include.scm.github.models import ErrorBody, ErrorDetail
 
 HINTS = {
@@ -27,8 +24,6 @@ HINTS = {
     429: "GitHub is rate limiting this token: retry the task later.",
     503: "GitHub is unavailable: retry the task later.",
 }
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 class GitHubError(ScmError):
@@ -72,21 +67,5 @@ def _detail(error: ErrorDetail | str) -> str:
     return " ".join(part for part in (error.resource, error.field, error.code) if part)
 
 
-def mapped(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Turn a raw GitHubError (or a broken connection) into a ScmError saying what was being done and what
-    to do about it; errors already phrased for the caller pass through."""
-
-    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(fn)
-        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                return fn(*args, **kwargs)
-            except GitHubError as exc:
-                hint = HINTS.get(exc.status, "")
-                raise ScmError(f"GitHub: {action} failed ({exc}). {hint}".rstrip()) from exc
-            except httpx.TransportError as exc:
-                raise ScmError(f"GitHub: {action} failed: the connection broke ({exc!r}); retry the task") from exc
-
-        return inner
-
-    return wrap
+# Turn a raw GitHubError (or a broken connection) into a ScmError saying what was being done and what to do.
+mapped = error_mapper("GitHub", GitHubError, HINTS, transport=True)

@@ -12,19 +12,17 @@ across the namespace's projects and refuses one that several projects use rather
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Literal
 
+from include.scm import contract
 from include.scm.ado.retry import RetryPolicy
 from include.scm.base import Comment, FileChange, PullRequest, ScmError
+from include.scm.errors import error_mapper
 from include.scm.git import check_path, with_trailer
 from include.scm.gitlab.client import DEFAULT_URL, GitLabClient
 from include.scm.gitlab.convert import (
-    KEY_MARKER,
     TO_GITLAB,
-    WORKITEM_MARKER,
     commit_actions,
     from_gitlab_status,
     to_comment,
@@ -34,7 +32,8 @@ from include.scm.gitlab.convert import (
 from include.scm.gitlab.errors import GitLabError, OutcomeUnknown
 from include.scm.gitlab.mirror import Mirrors, shown_lines
 from include.scm.gitlab.models import MergeRequest, Position, Project
-from include.scm.local import KEY_TRAILER, STATUS_STATES
+from include.scm.markers import carries, key_marker, marked, with_workitem
+from include.scm.mirror import branch_diff
 from include.settings import get_settings
 
 _TRIES = 5  # attempts of a write whose answer was lost, or whose files moved under it
@@ -52,25 +51,7 @@ _HINTS = {
     429: "GitLab is throttling this token: retry the task later.",
     503: "GitLab is unavailable: retry the task later.",
 }
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _mapped(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Turn a raw GitLabError into a ScmError that says what was being done and what to do about it."""
-
-    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(fn)
-        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                return fn(*args, **kwargs)
-            except GitLabError as exc:
-                hint = _HINTS.get(exc.status, "")
-                raise ScmError(f"GitLab: {action} failed ({exc}). {hint}".rstrip()) from exc
-
-        return inner
-
-    return wrap
+_mapped = error_mapper("GitLab", GitLabError, _HINTS)
 
 
 class GitLabAdapter:
@@ -165,14 +146,14 @@ class GitLabAdapter:
         """One commit with a `Ticketpilot-Key` trailer on top of the branch tip. Nothing is committed when a
         commit on this branch (and not on the default branch) carries the key, or when every change leaves its
         file as it is. Returns the branch tip."""
-        message = with_trailer(message, KEY_TRAILER, idempotency_key)
+        message = with_trailer(message, contract.KEY_TRAILER, idempotency_key)
         default = self.default_branch(repo)
-        exclude = None if branch == default else f"refs/heads/{default}"
+        exclude = contract.excluded_ref(branch, default)
         self._tip(repo, branch)
         for _ in range(_TRIES):
             mirror = self.mirrors.fetch(self._project(repo), branch, default)
             tip = str(mirror.rev(f"refs/heads/{branch}"))
-            if mirror.find_trailer(tip, KEY_TRAILER, idempotency_key, exclude=exclude):
+            if mirror.find_trailer(tip, contract.KEY_TRAILER, idempotency_key, exclude=exclude):
                 return tip
             actions = commit_actions(mirror, tip, changes)
             if not actions:
@@ -219,9 +200,7 @@ class GitLabAdapter:
         source branch. The work item rides in the description as a hidden marker line."""
         self._tip(repo, source_branch)
         self._tip(repo, target_branch)
-        body = description.rstrip()
-        if workitem_id is not None:
-            body = f"{body}\n\n{WORKITEM_MARKER.format(workitem_id)}".lstrip()
+        body = with_workitem(description, workitem_id)
         opened = self.client.create_merge_request(self.project_path(repo), source_branch, target_branch,
                                                   f"Draft: {title}" if draft else title, body)
         return self._pr(repo, opened)
@@ -247,15 +226,14 @@ class GitLabAdapter:
         """A note ending in a hidden marker line that carries the key; a note already holding the marker is
         returned instead, so a retried comment appears once. With `path`, a diff thread on that line when the
         merge request's diff shows it, else a plain note that names the place. Keys are unique per MR."""
-        if not idempotency_key.strip() or "\n" in idempotency_key or "--" in idempotency_key:
-            raise ScmError(f"comment key {idempotency_key!r} must be one line without '--'")
-        repo, marker = self._repo_of(pr_id), KEY_MARKER.format(idempotency_key)
+        marker = key_marker(idempotency_key)
+        repo = self._repo_of(pr_id)
         project = self.project_path(repo)
         for _ in range(_TRIES):
             for note in self.client.notes(project, pr_id):
-                if marker in note.body.splitlines():
+                if carries(note.body, marker):
                     return to_comment(note)
-            text = f"{body.rstrip()}\n\n{marker}"
+            text = marked(body, marker)
             position = self._position(repo, pr_id, path, line) if path is not None else None
             try:
                 if position is not None:
@@ -291,8 +269,7 @@ class GitLabAdapter:
     @_mapped("posting a commit status")
     def set_status(self, pr_id: int, context: str, state: str, description: str = "") -> None:
         """A commit status named `context` on the MR's head commit; GitLab keeps the latest per name."""
-        if state not in STATUS_STATES:
-            raise ScmError(f"status state {state!r} is not one of {', '.join(STATUS_STATES)}")
+        contract.check_state(state)
         repo = self._repo_of(pr_id)
         raw = self.client.merge_request(self.project_path(repo), pr_id)
         self.client.set_status(self.project_path(repo), self._head_of(repo, raw), TO_GITLAB[state], context,
@@ -314,24 +291,20 @@ class GitLabAdapter:
         """Unified diff of the source branch against its merge base with the target, from the mirror."""
         pr = self.get_pr(pr_id)
         mirror = self.mirrors.fetch(self._project(pr.repo), pr.source_branch, pr.target_branch)
-        return mirror.git("diff", f"refs/heads/{pr.target_branch}...refs/heads/{pr.source_branch}", "--")
+        return branch_diff(mirror, pr.target_branch, pr.source_branch)
 
     @_mapped("merging a merge request")
     def merge(self, pr_id: int, strategy: Literal["squash"] = "squash") -> PullRequest:
         """Squash-merge as of the source tip (GitLab refuses if it moved); a merged MR is returned unchanged.
         Drafts and MRs with failing statuses are refused, as by the local forge."""
-        if strategy != "squash":
-            raise ScmError(f"merge strategy {strategy!r} is not supported; use 'squash'")
+        contract.check_strategy(strategy)
         pr = self.get_pr(pr_id)
         if pr.status == "completed":
             return pr
         if pr.status == "abandoned":
             raise ScmError(f"MR !{pr_id} was closed; open a new merge request to merge {pr.source_branch!r}")
-        if pr.is_draft:
-            raise ScmError(f"MR !{pr_id} is a draft; publish it first, then merge")
-        failing = sorted(c for c, state in self.statuses(pr_id).items() if state in ("failed", "error"))
-        if failing:
-            raise ScmError(f"MR !{pr_id} has failing statuses: {', '.join(failing)}; fix them, then merge")
+        contract.check_not_draft(f"MR !{pr_id}", pr.is_draft)
+        contract.check_not_failing(f"MR !{pr_id}", self.statuses(pr_id))
         project = self.project_path(pr.repo)
         try:
             merged = self.client.merge(project, pr_id, self._tip(pr.repo, pr.source_branch), squash=True)

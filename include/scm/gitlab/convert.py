@@ -7,12 +7,11 @@ from __future__ import annotations
 import re
 
 from include.scm.base import Comment, FileChange, PullRequest
-from include.scm.git import BareRepo, check_path
+from include.scm.changes import plan
+from include.scm.git import BareRepo
 from include.scm.gitlab.models import CommitAction, MergeRequest, Note, StatusState
+from include.scm.markers import WORKITEM_LINE, without_markers, workitem_of
 
-KEY_MARKER = "<!-- ticketpilot:key={} -->"
-WORKITEM_MARKER = "<!-- ticketpilot:workitem={} -->"
-_WORKITEM_LINE = re.compile(r"^<!-- ticketpilot:workitem=(\d+) -->$", re.MULTILINE)
 _DRAFT = re.compile(r"^\s*(?:\[draft\]|\(draft\)|draft:)\s*", re.IGNORECASE)  # GitLab's draft title prefixes
 _PR_STATUS = {"opened": "active", "locked": "active", "merged": "completed", "closed": "abandoned"}
 # Our four states onto GitLab's and back; `canceled` carries `error` so every state survives a round trip.
@@ -32,7 +31,6 @@ def from_gitlab_status(status: str) -> str:
 
 def to_pull_request(repo: str, raw: MergeRequest) -> PullRequest:
     description = raw.description or ""
-    found = _WORKITEM_LINE.search(description)
     merged = raw.state == "merged"
     return PullRequest(
         pr_id=raw.iid,
@@ -40,22 +38,21 @@ def to_pull_request(repo: str, raw: MergeRequest) -> PullRequest:
         source_branch=raw.source_branch,
         target_branch=raw.target_branch,
         title=undraft(raw.title),
-        description=_WORKITEM_LINE.sub("", description).rstrip(),
+        description=WORKITEM_LINE.sub("", description).rstrip(),
         is_draft=raw.draft,
         status=_PR_STATUS[raw.state],  # type: ignore[arg-type]
-        workitem_id=int(found[1]) if found else None,
+        workitem_id=workitem_of(description),
         merge_commit=(raw.merge_commit_sha or raw.squash_commit_sha) if merged else None,
         url=raw.web_url,
     )
 
 
 def to_comment(note: Note) -> Comment:
-    body = "\n".join(line for line in note.body.splitlines() if not line.startswith("<!-- ticketpilot:key="))
     position = note.position
     return Comment(
         comment_id=note.id,
         author=note.author.name,
-        body=body.rstrip(),
+        body=without_markers(note.body, "key="),
         path=position.new_path if position else None,
         line=position.new_line if position else None,
     )
@@ -63,24 +60,8 @@ def to_comment(note: Note) -> Comment:
 
 def commit_actions(mirror: BareRepo, tip: str, changes: list[FileChange]) -> list[CommitAction]:
     """FileChanges as commits-API actions against `tip`: create or update by whether the file exists, delete
-    only what exists, and nothing for a file whose content is already as asked."""
-    paths = [check_path(c.path) for c in changes]
-    listed = mirror.git("ls-tree", "-z", tip, "--", *paths) if paths else ""
-    blobs = {}
-    for entry in filter(None, listed.split("\0")):
-        meta, path = entry.split("\t", 1)
-        if meta.split()[1] == "blob":
-            blobs[path] = meta.split()[2]
-    actions = []
-    for change in changes:
-        blob = blobs.get(change.path)
-        if change.content is None:
-            if blob is not None:
-                actions.append(CommitAction(action="delete", file_path=change.path))
-        elif blob is None:
-            actions.append(CommitAction(action="create", file_path=change.path, content=change.content,
-                                        encoding="text"))
-        elif mirror.git("hash-object", "--stdin", stdin=change.content).strip() != blob:
-            actions.append(CommitAction(action="update", file_path=change.path, content=change.content,
-                                        encoding="text"))
-    return actions
+    only what exists, and nothing for a file whose content is already as asked (see include/scm/changes.py)."""
+    return [CommitAction(action="delete", file_path=e.path) if e.content is None
+            else CommitAction(action="update" if e.exists else "create", file_path=e.path, content=e.content,
+                              encoding="text")
+            for e in plan(mirror, tip, changes)]

@@ -11,11 +11,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from tests.emulators.ado.errors import AdoHttpError
-from tests.emulators.ado.faults import Fault, FaultMiddleware
+from tests.emulators.ado.faults import refuse, slow_headers
 from tests.emulators.ado.git_http import git_http_routes
 from tests.emulators.ado.repos import ZERO
 from tests.emulators.ado.service_hooks import Subscription
 from tests.emulators.ado.state import EmulatorState, PipelineAgent, now
+from tests.emulators.common.faults import FaultMiddleware, ThrottleFault
 
 API = "/{org}/{project}/_apis"
 
@@ -52,7 +53,7 @@ def create_app(state: EmulatorState) -> FastAPI:
     _pull_request_routes(app, state)
     _pipeline_routes(app, state)
     git_http_routes(app, state)
-    return FaultMiddleware(app, state.faults)  # type: ignore[return-value]
+    return FaultMiddleware(app, state.faults, refuse=refuse, slow_headers=slow_headers)  # type: ignore[return-value]
 
 
 def listing(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -82,7 +83,7 @@ def _admin_routes(app: FastAPI, state: EmulatorState) -> None:
                  "statuses": [a.status for a in d.attempts]} for d in state.service_hooks.deliveries]
 
     @app.post("/_emulator/faults")
-    async def arm_faults(faults: list[Fault]) -> dict[str, int]:
+    async def arm_faults(faults: list[ThrottleFault]) -> dict[str, int]:
         state.faults.arm(faults)
         return {"pending": state.faults.pending()}
 

@@ -1,77 +1,31 @@
-"""Serving the ADO emulator to tests: uvicorn on 127.0.0.1, a free port, a background thread. One server
-per session; `reset()` swaps in fresh state (new repositories, no faults) so tests stay independent."""
+"""Serving the ADO emulator to tests (see tests/emulators/common/server.py), with the admin calls that seed
+repositories, work items, service hook subscriptions and pipelines."""
 
 from __future__ import annotations
 
-import socket
-import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-import uvicorn
-
 from tests.emulators.ado.app import create_app
 from tests.emulators.ado.state import EmulatorState
+from tests.emulators.common.server import ThreadedServer
 
 
-class _SwappableApp:
-    """The ASGI app of the current state, so a reset needs no new server."""
+class EmulatorServer(ThreadedServer[EmulatorState]):
+    label = "ADO"
 
-    def __init__(self) -> None:
-        self.app: Any = None
+    def new_state(self, root: Path) -> EmulatorState:
+        return EmulatorState(root)
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
+    def create_app(self, state: EmulatorState) -> Any:
+        return create_app(state)
 
-
-class EmulatorServer:
-    def __init__(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="tp-ado-emulator-")
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._app = _SwappableApp()
-        self.state = self.reset()
-        config = uvicorn.Config(self._app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+    def retire(self, state: EmulatorState) -> None:
+        state.service_hooks.close()
 
     @property
     def org_url(self) -> str:
         return f"{self.url}/{self.state.org}"
-
-    def reset(self) -> EmulatorState:
-        if getattr(self, "state", None) is not None:
-            self.state.service_hooks.close()
-        root = Path(tempfile.mkdtemp(dir=self._tmp.name))
-        self.state = EmulatorState(root)
-        self.state.base_url = self.url
-        self._app.app = create_app(self.state)
-        return self.state
-
-    def start(self) -> EmulatorServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the ADO emulator did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.state.service_hooks.close()
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
-        self._tmp.cleanup()
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        response = httpx.request(method, f"{self.url}/_emulator/{path}", json=body, timeout=10)
-        response.raise_for_status()
-        return response.json()
 
     def seed_repo(self, name: str, files: dict[str, str]) -> str:
         """Create a repository whose `main` holds `files`; returns main's commit id."""
@@ -86,9 +40,6 @@ class EmulatorServer:
 
     def deliveries(self) -> list[dict[str, Any]]:
         return self.admin("GET", "deliveries")
-
-    def arm(self, *faults: dict[str, Any]) -> None:
-        self.admin("POST", "faults", list(faults))
 
     def define_pipeline(self, pipeline_id: int, repository: str, result: str = "succeeded",
                         seconds: float = 1.0) -> None:

@@ -13,9 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tests.emulators.ado.errors import AdoHttpError
-from tests.emulators.ado.faults import FaultBook
 from tests.emulators.ado.repos import ZERO, EmulatedRepo
 from tests.emulators.ado.service_hooks import ServiceHooks
+from tests.emulators.common.faults import FaultBook
 
 THREAD_STATUSES = ["unknown", "active", "fixed", "wontFix", "closed", "byDesign", "pending"]
 

@@ -13,9 +13,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from tests.emulators.common.faults import Fault, FaultMiddleware
 from tests.emulators.github import shapes
 from tests.emulators.github.errors import GitHubHttpError, error_body, invalid, not_found
-from tests.emulators.github.faults import Fault, FaultMiddleware
+from tests.emulators.github.faults import refuse, slow_headers
 from tests.emulators.github.git_http import git_http_routes
 from tests.emulators.github.graphql import graphql_routes
 from tests.emulators.github.pull_routes import pull_routes
@@ -79,7 +80,7 @@ def create_app(state: GitHubState) -> Any:
     pull_routes(app, state)
     graphql_routes(app, state)
     git_http_routes(app, state)
-    return FaultMiddleware(app, state.faults)
+    return FaultMiddleware(app, state.faults, refuse=refuse, slow_headers=slow_headers)
 
 
 def _admin_routes(app: FastAPI, state: GitHubState) -> None:

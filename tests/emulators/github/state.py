@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from include.scm.base import FileChange
+from tests.emulators.common.faults import FaultBook
 from tests.emulators.github.errors import not_found
-from tests.emulators.github.faults import FaultBook
 from tests.emulators.github.repos import EmulatedRepo
 
 TOKEN = "ghp_emulator-token"

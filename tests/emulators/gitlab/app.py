@@ -13,9 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from tests.emulators.ado.faults import Fault
+from tests.emulators.common.faults import FaultMiddleware, ThrottleFault
 from tests.emulators.gitlab.errors import GitLabHttpError
-from tests.emulators.gitlab.faults import FaultMiddleware
+from tests.emulators.gitlab.faults import refuse, slow_headers
 from tests.emulators.gitlab.git_http import git_http_routes
 from tests.emulators.gitlab.routes_merge_requests import merge_request_routes
 from tests.emulators.gitlab.routes_repository import API, repository_routes
@@ -56,7 +56,7 @@ def create_app(state: EmulatorState) -> Any:
     repository_routes(app, state)
     merge_request_routes(app, state)
     git_http_routes(app, state)
-    return FaultMiddleware(_RawPath(app), state.faults)
+    return FaultMiddleware(_RawPath(app), state.faults, refuse=refuse, slow_headers=slow_headers)
 
 
 class _RawPath:
@@ -84,7 +84,7 @@ def _admin_routes(app: FastAPI, state: EmulatorState) -> None:
         return {"token": body["token"], "role": state.tokens[body["token"]]}
 
     @app.post("/_emulator/faults")
-    async def arm_faults(faults: list[Fault]) -> dict[str, int]:
+    async def arm_faults(faults: list[ThrottleFault]) -> dict[str, int]:
         state.faults.arm(faults)
         return {"pending": state.faults.pending()}
 

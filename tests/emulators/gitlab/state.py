@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from tests.emulators.ado.faults import FaultBook
+from tests.emulators.common.faults import FaultBook
 from tests.emulators.gitlab.errors import GitLabHttpError, not_found
 from tests.emulators.gitlab.repos import GitLabRepo
 

@@ -1,3 +1,6 @@
+"""LocalForge beyond the contract test_conformance.py checks of every forge: seeding, names that may not
+climb out of the forge, concurrency on one branch and one PR, and merges that survive a crash."""
+
 from __future__ import annotations
 
 import subprocess
@@ -75,30 +78,6 @@ def test_unknown_repo_branch_and_pr_name_what_is_missing(forge: LocalForge, forg
     assert forge.head(REPO, "ghost") is None
 
 
-def test_ensure_branch_is_idempotent(forge: LocalForge) -> None:
-    tip = forge.ensure_branch(REPO, FEATURE, "main")
-    assert tip == forge.head(REPO, "main")
-    forge.commit_files(REPO, FEATURE, [FileChange(path="a.txt", content="a")], "Add a", "k1")
-    moved = forge.head(REPO, FEATURE)
-    assert forge.ensure_branch(REPO, FEATURE, "main") == moved != tip
-
-
-def test_commit_files_commits_once_per_key_and_never_empty(forge: LocalForge) -> None:
-    forge.ensure_branch(REPO, FEATURE, "main")
-    changes = [FileChange(path="app/main.py", content="print('bye')\n"), FileChange(path="app/util.py")]
-    first = forge.commit_files(REPO, FEATURE, changes, "Say bye", idempotency_key="demo-1/step-1")
-    assert forge.commit_files(REPO, FEATURE, changes, "Say bye", idempotency_key="demo-1/step-1") == first
-    same = forge.commit_files(REPO, FEATURE, changes, "Say bye again", idempotency_key="demo-1/step-2")
-    assert same == first
-    assert log(forge, FEATURE) == ["Say bye", "Initial commit"]
-    assert show(forge, FEATURE, "app/main.py") == "print('bye')\n"
-    files = git(forge, "ls-tree", "-r", "--name-only", f"refs/heads/{FEATURE}").split()
-    assert files == ["README.md", "app/main.py"]
-    body = git(forge, "log", "-1", "--format=%B", first)
-    assert body.rstrip().endswith("Ticketpilot-Key: demo-1/step-1")
-    assert forge.head(REPO, "main") != first
-
-
 def test_concurrent_commits_on_one_branch_all_land(forge: LocalForge) -> None:
     forge.ensure_branch(REPO, FEATURE, "main")
 
@@ -114,24 +93,6 @@ def test_concurrent_commits_on_one_branch_all_land(forge: LocalForge) -> None:
     ]
 
 
-def test_commit_files_rejects_paths_outside_the_repo(forge: LocalForge) -> None:
-    forge.ensure_branch(REPO, FEATURE, "main")
-    with pytest.raises(ScmError, match="must be relative"):
-        forge.commit_files(REPO, FEATURE, [FileChange(path="../x", content="x")], "Escape", "k")
-
-
-def test_open_pr_twice_returns_the_same_pr(forge: LocalForge) -> None:
-    forge.ensure_branch(REPO, FEATURE, "main")
-    pr = forge.open_pr(REPO, FEATURE, "main", "Demo", "Body", draft=True, workitem_id=7)
-    again = forge.open_pr(REPO, FEATURE, "main", "Other title", "", draft=False, workitem_id=7)
-    assert again == pr
-    assert pr.is_draft and pr.status == "active" and pr.workitem_id == 7
-    assert pr.url == f"local://{TENANT}/{REPO}/pull/{pr.pr_id}"
-    assert forge.find_pr(REPO, FEATURE) == pr
-    assert forge.find_pr(REPO, "tp/other") is None
-    assert forge.publish(pr.pr_id).is_draft is False
-
-
 def test_concurrent_open_pr_yields_one_pr(forge: LocalForge) -> None:
     forge.ensure_branch(REPO, FEATURE, "main")
 
@@ -140,47 +101,6 @@ def test_concurrent_open_pr_yields_one_pr(forge: LocalForge) -> None:
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert len(set(pool.map(open_one, range(8)))) == 1
-
-
-def test_comment_is_idempotent_per_key(forge: LocalForge) -> None:
-    forge.ensure_branch(REPO, FEATURE, "main")
-    pr = forge.open_pr(REPO, FEATURE, "main", "Demo", "", draft=True, workitem_id=None)
-    first = forge.comment(pr.pr_id, "Looks good", "review-1", path="app/main.py", line=1)
-    assert forge.comment(pr.pr_id, "Looks good (retry)", "review-1") == first
-    forge.comment(pr.pr_id, "Second thought", "review-2")
-    assert [c.body for c in forge.comments(pr.pr_id)] == ["Looks good", "Second thought"]
-    assert first.path == "app/main.py" and first.line == 1
-
-
-def test_statuses_upsert_by_context(forge: LocalForge) -> None:
-    forge.ensure_branch(REPO, FEATURE, "main")
-    pr = forge.open_pr(REPO, FEATURE, "main", "Demo", "", draft=True, workitem_id=None)
-    forge.set_status(pr.pr_id, "tests", "pending")
-    forge.set_status(pr.pr_id, "lint", "succeeded")
-    forge.set_status(pr.pr_id, "tests", "failed", "2 failures")
-    assert forge.statuses(pr.pr_id) == {"lint": "succeeded", "tests": "failed"}
-    with pytest.raises(ScmError, match="not one of"):
-        forge.set_status(pr.pr_id, "tests", "green")
-
-
-def test_diff_shows_the_source_changes(forge: LocalForge) -> None:
-    pr_id = ready_pr(forge, FEATURE, [FileChange(path="app/util.py", content="X = 2\n")])
-    diff = forge.diff(pr_id)
-    assert "-X = 1" in diff and "+X = 2" in diff
-
-
-def test_merge_squashes_onto_main_and_is_idempotent(forge: LocalForge) -> None:
-    forge.ensure_branch(REPO, FEATURE, "main")
-    forge.commit_files(REPO, FEATURE, [FileChange(path="a.txt", content="a\n")], "Add a", "k1")
-    forge.commit_files(REPO, FEATURE, [FileChange(path="b.txt", content="b\n")], "Add b", "k2")
-    pr = forge.open_pr(REPO, FEATURE, "main", "Add a and b", "", draft=False, workitem_id=None)
-    merged = forge.merge(pr.pr_id)
-    assert merged.status == "completed" and merged.merge_commit == forge.head(REPO, "main")
-    assert log(forge, "main") == [f"Add a and b (#{pr.pr_id})", "Initial commit"]
-    assert show(forge, "main", "a.txt") == "a\n" and show(forge, "main", "b.txt") == "b\n"
-    assert forge.merge(pr.pr_id) == merged
-    assert forge.head(REPO, FEATURE) is not None  # the source branch is kept
-    assert forge.find_pr(REPO, FEATURE) == merged
 
 
 def test_merge_lands_on_a_target_that_moved(forge: LocalForge) -> None:
@@ -205,23 +125,6 @@ def test_merge_conflict_names_the_file(forge: LocalForge) -> None:
     assert forge.get_pr(second).status == "active"
 
 
-def test_merge_refuses_a_draft(forge: LocalForge) -> None:
-    forge.ensure_branch(REPO, FEATURE, "main")
-    pr = forge.open_pr(REPO, FEATURE, "main", "Demo", "", draft=True, workitem_id=None)
-    with pytest.raises(ScmError, match="draft; publish it first"):
-        forge.merge(pr.pr_id)
-
-
-def test_merge_refuses_failing_statuses(forge: LocalForge) -> None:
-    pr_id = ready_pr(forge, FEATURE, [FileChange(path="a.txt", content="a\n")])
-    forge.set_status(pr_id, "tests", "succeeded")
-    forge.set_status(pr_id, "policy", "error")
-    with pytest.raises(ScmError, match="failing statuses: policy"):
-        forge.merge(pr_id)
-    forge.set_status(pr_id, "policy", "succeeded")
-    assert forge.merge(pr_id).status == "completed"
-
-
 def test_merge_after_a_crash_only_records_landed_commit(forge: LocalForge, db: psycopg.Connection) -> None:
     pr_id = ready_pr(forge, FEATURE, [FileChange(path="a.txt", content="a\n")])
     landed = forge.merge(pr_id).merge_commit
@@ -235,18 +138,3 @@ def test_merge_after_a_crash_only_records_landed_commit(forge: LocalForge, db: p
     assert forge.head(REPO, "main") == landed
     row = db.execute("SELECT completed_at FROM ticketpilot.pull_requests WHERE pr_id = %s", (pr_id,))
     assert row.fetchone()["completed_at"] is not None
-
-
-def test_checkout_clones_and_refreshes(forge: LocalForge, tmp_path: Path) -> None:
-    forge.ensure_branch(REPO, FEATURE, "main")
-    dest = forge.checkout(REPO, FEATURE, tmp_path / "wc")
-    assert (dest / "app" / "main.py").read_text() == SEED["app/main.py"]
-    (dest / "README.md").write_text("local edit")
-    (dest / "scratch.txt").write_text("untracked")
-    forge.commit_files(REPO, FEATURE, [FileChange(path="new.txt", content="new\n")], "Add new", "k1")
-    assert forge.checkout(REPO, FEATURE, dest) == dest
-    assert (dest / "new.txt").read_text() == "new\n"
-    assert (dest / "README.md").read_text() == SEED["README.md"]
-    assert not (dest / "scratch.txt").exists()
-    with pytest.raises(ScmError, match="unknown branch"):
-        forge.checkout(REPO, "ghost", tmp_path / "other")
