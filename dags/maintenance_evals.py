@@ -22,9 +22,10 @@ tenant caps what the nightly run may spend.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import dag, task, task_group
+from airflow.timetables.trigger import CronTriggerTimetable
 
 MODELS_VARIABLE = "ticketpilot_eval_models"
 
@@ -33,8 +34,9 @@ MODELS_VARIABLE = "ticketpilot_eval_models"
     dag_id="ticketpilot__evals_nightly",
     dag_display_name="Ticketpilot: nightly model evaluation",
     description="Golden tickets through every configured model; model cards and evaluation reports",
-    schedule="30 2 * * *",
-    start_date=datetime(2025, 1, 1, tzinfo=UTC),
+    # A trigger timetable without a start date waits for the next 02:30 UTC: deploying the platform (or
+    # `make demo`) never starts an evaluation of the night that already passed.
+    schedule=CronTriggerTimetable("30 2 * * *", timezone="UTC"),
     catchup=False,
     max_active_runs=1,
     max_active_tasks=1,

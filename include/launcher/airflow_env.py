@@ -6,6 +6,7 @@ same values reach the api-server, scheduler, dag-processor, triggerer and the ta
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -49,9 +50,17 @@ class PlatformPaths:
 
 def _secrets(paths: PlatformPaths) -> dict[str, str]:
     """Generated once per state folder, so restarts keep sessions and tokens valid."""
+    fresh = {"jwt_secret": secrets.token_urlsafe(64), "api_secret_key": secrets.token_urlsafe(32),
+             # Encrypts connection passwords and tenants' GitHub webhook secrets at rest (Fernet: 32 url-safe
+             # base64 bytes); kept with the platform, because losing it loses what it encrypted.
+             "fernet_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}
     if paths.secrets_file.exists():
-        return json.loads(paths.secrets_file.read_text())
-    values = {"jwt_secret": secrets.token_urlsafe(64), "api_secret_key": secrets.token_urlsafe(32)}
+        values = json.loads(paths.secrets_file.read_text())
+        if set(fresh) <= set(values):
+            return values
+        values = fresh | values  # a home from before a secret existed keeps its others
+    else:
+        values = fresh
     paths.secrets_file.parent.mkdir(parents=True, exist_ok=True)
     paths.secrets_file.write_text(json.dumps(values))
     paths.secrets_file.chmod(0o600)
@@ -104,6 +113,7 @@ def platform_env(
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__SECRET_KEY": values["api_secret_key"],
             "AIRFLOW__API_AUTH__JWT_SECRET": values["jwt_secret"],
+            "AIRFLOW__CORE__FERNET_KEY": values["fernet_key"],
             "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
             # One machine: a task whose process died is noticed in a minute, not Airflow's default five.
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(heartbeat_timeout_s),

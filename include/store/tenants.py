@@ -6,12 +6,24 @@ subscription's `httpHeaders`), which a tenant that configures it must always sen
 each secret, never the secret. A plain digest (no salt, no
 stretching) is enough because hook secrets are generated machine secrets, not guessable passwords, and it
 keeps the check on the ingress hot path to microseconds.
+
+GitLab issue hooks present a shared token (`X-Gitlab-Token`): kept as its SHA-256 the same way. GitHub signs
+the body instead (`X-Hub-Signature-256`, an HMAC-SHA256 keyed with the webhook secret), so verifying needs
+the secret itself, not a digest. It is stored in the tenant row encrypted with Airflow's Fernet key
+(`airflow.models.crypto.get_fernet`, `[core] fernet_key`), the key that already protects Airflow's
+connections and variables, rather than read from the tenant's Airflow connection: the row keeps everything a
+delivery is checked against (a cached row still authenticates on its own, one fresh read picks up a rotated
+secret), and the hook path touches no other store than the platform database (no metadata-database or
+secrets-backend round trip on a path meant to answer in milliseconds). Without a Fernet key nothing is stored
+in clear: provisioning a GitHub secret fails with the fix. `airflow rotate-fernet-key` re-encrypts only
+Airflow's own tables: keep the old key in the list until the tenants are provisioned again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 
 import psycopg
 from psycopg.rows import dict_row
@@ -21,8 +33,16 @@ from include.contracts.ticket import TENANT_PATTERN
 
 HOOK_SECRET_HEADER = "X-Ticketpilot-Hook-Secret"
 _COLUMNS = ("tenant_id, hook_username, hook_secret_sha256, scm_kind, default_repo, approvers, ado_org, ado_project, "
-            "hook_header_sha256, hook_rate_per_s, hook_burst, ado_pipeline_id")
+            "hook_header_sha256, hook_rate_per_s, hook_burst, ado_pipeline_id, github_owner, github_secret_fernet, "
+            "gitlab_namespace, gitlab_token_sha256")
 _NO_MATCH = hashlib.sha256(b"ticketpilot: no such tenant").hexdigest()
+_NO_SECRET = b"ticketpilot: no github secret"
+GITHUB_OWNER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}(/[A-Za-z0-9._-]{1,100})?$"
+"""A GitHub user or organisation, optionally with one of its repositories: `acme` or `acme/tickets`."""
+GITLAB_NAMESPACE_PATTERN = r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*)*$"
+"""A GitLab group path, subgroups included (`acme/platform`), or a project path."""
+
+log = logging.getLogger(__name__)
 
 
 class Tenant(BaseModel):
@@ -43,12 +63,31 @@ class Tenant(BaseModel):
     hook_burst: int | None = Field(default=None, ge=1)
     ado_pipeline_id: int | None = Field(default=None, gt=0)
     """The Azure Pipelines pipeline a ticket branch runs in before review (ado tenants); None: no ADO pipeline."""
+    github_owner: str | None = Field(default=None, pattern=GITHUB_OWNER_PATTERN)
+    """Where the tenant's GitHub issues live: an owner (any of its repositories) or `owner/repo`."""
+    github_secret_fernet: str | None = Field(default=None, min_length=1, repr=False)
+    """The GitHub webhook secret, Fernet-encrypted with Airflow's key; None: the GitHub hook refuses all."""
+    gitlab_namespace: str | None = Field(default=None, pattern=GITLAB_NAMESPACE_PATTERN)
+    """Where the tenant's GitLab issues live: a group (its projects and subgroups) or a project path."""
+    gitlab_token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", repr=False)
+    """SHA-256 of the GitLab hook's secret token; None: the GitLab hook refuses all."""
 
     @model_validator(mode="after")
     def _pipeline_needs_ado(self) -> Tenant:
         if self.ado_pipeline_id is not None and self.scm_kind != "ado":
             raise ValueError(f"ado_pipeline_id is set but tenant {self.tenant_id!r} uses scm_kind "
                              f"{self.scm_kind!r}: an Azure Pipelines pipeline needs scm_kind 'ado'")
+        return self
+
+    @model_validator(mode="after")
+    def _hook_secrets_need_a_scope(self) -> Tenant:
+        """A tracker hook is only enabled together with the owner/namespace its deliveries must come from."""
+        if self.github_secret_fernet is not None and self.github_owner is None:
+            raise ValueError(f"tenant {self.tenant_id!r} has a GitHub webhook secret but no github_owner: "
+                             "declare the owner (or owner/repo) its issues come from")
+        if self.gitlab_token_sha256 is not None and self.gitlab_namespace is None:
+            raise ValueError(f"tenant {self.tenant_id!r} has a GitLab hook token but no gitlab_namespace: "
+                             "declare the group (or project) its issues come from")
         return self
 
 
@@ -71,6 +110,10 @@ def create_tenant(
     hook_rate_per_s: float | None = None,
     hook_burst: int | None = None,
     ado_pipeline_id: int | None = None,
+    github_owner: str | None = None,
+    github_webhook_secret: str | None = None,
+    gitlab_namespace: str | None = None,
+    gitlab_token: str | None = None,
 ) -> Tenant:
     """Create the tenant or update it in place to exactly these settings (idempotent: re-running the same
     provisioning rotates nothing; leaving out an optional setting clears it)."""
@@ -78,21 +121,31 @@ def create_tenant(
                     scm_kind=scm_kind, default_repo=default_repo, approvers=approvers, ado_org=ado_org,
                     ado_project=ado_project,
                     hook_header_sha256=secret_digest(header_secret) if header_secret is not None else None,
-                    hook_rate_per_s=hook_rate_per_s, hook_burst=hook_burst, ado_pipeline_id=ado_pipeline_id)
+                    hook_rate_per_s=hook_rate_per_s, hook_burst=hook_burst, ado_pipeline_id=ado_pipeline_id,
+                    github_owner=github_owner,
+                    github_secret_fernet=encrypt_secret(github_webhook_secret)
+                    if github_webhook_secret is not None else None,
+                    gitlab_namespace=gitlab_namespace,
+                    gitlab_token_sha256=secret_digest(gitlab_token) if gitlab_token is not None else None)
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             "INSERT INTO ticketpilot.tenants (tenant_id, hook_username, hook_secret_sha256, scm_kind, default_repo, "
-            "approvers, ado_org, ado_project, hook_header_sha256, hook_rate_per_s, hook_burst, ado_pipeline_id) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id) DO UPDATE SET "
+            "approvers, ado_org, ado_project, hook_header_sha256, hook_rate_per_s, hook_burst, ado_pipeline_id, "
+            "github_owner, github_secret_fernet, gitlab_namespace, gitlab_token_sha256) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (tenant_id) DO UPDATE SET "
             "hook_username = EXCLUDED.hook_username, hook_secret_sha256 = EXCLUDED.hook_secret_sha256, "
             "scm_kind = EXCLUDED.scm_kind, default_repo = EXCLUDED.default_repo, approvers = EXCLUDED.approvers, "
             "ado_org = EXCLUDED.ado_org, ado_project = EXCLUDED.ado_project, "
             "hook_header_sha256 = EXCLUDED.hook_header_sha256, hook_rate_per_s = EXCLUDED.hook_rate_per_s, "
-            "hook_burst = EXCLUDED.hook_burst, ado_pipeline_id = EXCLUDED.ado_pipeline_id "
+            "hook_burst = EXCLUDED.hook_burst, ado_pipeline_id = EXCLUDED.ado_pipeline_id, "
+            "github_owner = EXCLUDED.github_owner, github_secret_fernet = EXCLUDED.github_secret_fernet, "
+            "gitlab_namespace = EXCLUDED.gitlab_namespace, gitlab_token_sha256 = EXCLUDED.gitlab_token_sha256 "
             f"RETURNING {_COLUMNS}",
             (tenant.tenant_id, tenant.hook_username, tenant.hook_secret_sha256, tenant.scm_kind,
              tenant.default_repo, tenant.approvers, tenant.ado_org, tenant.ado_project, tenant.hook_header_sha256,
-             tenant.hook_rate_per_s, tenant.hook_burst, tenant.ado_pipeline_id),
+             tenant.hook_rate_per_s, tenant.hook_burst, tenant.ado_pipeline_id, tenant.github_owner,
+             tenant.github_secret_fernet, tenant.gitlab_namespace, tenant.gitlab_token_sha256),
         )
         row = cur.fetchone()
     return Tenant.model_validate(row)
@@ -124,3 +177,54 @@ def check_header_secret(tenant: Tenant, presented: str | None) -> bool:
         return True
     digest = secret_digest(presented) if presented is not None else _NO_MATCH
     return hmac.compare_digest(digest.encode(), tenant.hook_header_sha256.encode()) and presented is not None
+
+
+def check_gitlab_token(tenant: Tenant | None, presented: str | None) -> bool:
+    """Whether `X-Gitlab-Token` is the tenant's GitLab hook token, compared in constant time like the Basic
+    secret; never for a tenant without one (or an unknown tenant), nor for a missing header."""
+    expected = tenant.gitlab_token_sha256 if tenant is not None and tenant.gitlab_token_sha256 else _NO_MATCH
+    digest = secret_digest(presented) if presented is not None else _NO_MATCH
+    return hmac.compare_digest(digest.encode(), expected.encode()) and expected != _NO_MATCH and presented is not None
+
+
+def check_github_signature(tenant: Tenant | None, body: bytes, presented: str | None) -> bool:
+    """Whether `X-Hub-Signature-256` is `sha256=` + the HMAC-SHA256 of the raw body under the tenant's GitHub
+    webhook secret, compared in constant time. A tenant without a secret (or an unknown one) is checked
+    against a key nobody holds, so the answer costs the same and says nothing about which tenants exist."""
+    secret = github_webhook_secret(tenant) if tenant is not None else None
+    expected = "sha256=" + hmac.new(secret or _NO_SECRET, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), (presented or "").encode()) and secret is not None
+
+
+def encrypt_secret(secret: str) -> str:
+    """`secret` encrypted with Airflow's Fernet key; refuses to run without one rather than store it in clear."""
+    if not secret:
+        raise ValueError("the GitHub webhook secret must not be empty")
+    from airflow.models.crypto import get_fernet  # on use: Airflow's configuration costs a second to import
+
+    fernet = get_fernet()
+    if not fernet.is_encrypted:
+        raise ValueError("storing a GitHub webhook secret needs Airflow's Fernet key: set AIRFLOW__CORE__FERNET_KEY "
+                         "(the same value for every Airflow component and for provisioning)")
+    return fernet.encrypt(secret.encode()).decode()
+
+
+def github_webhook_secret(tenant: Tenant) -> bytes | None:
+    """The tenant's GitHub webhook secret in clear, or None when it has none or it cannot be decrypted (no
+    Fernet key here, or another key than the one it was stored with: logged, since every delivery fails)."""
+    if tenant.github_secret_fernet is None:
+        return None
+    from airflow.models.crypto import get_fernet
+    from cryptography.fernet import InvalidToken
+
+    fernet = get_fernet()
+    if not fernet.is_encrypted:
+        log.error("tenant %s: no Fernet key configured, its GitHub webhook secret cannot be decrypted",
+                  tenant.tenant_id)
+        return None
+    try:
+        return fernet.decrypt(tenant.github_secret_fernet.encode())
+    except InvalidToken:
+        log.error("tenant %s: its GitHub webhook secret was encrypted with another Fernet key; provision the "
+                  "tenant again (or add the old key to AIRFLOW__CORE__FERNET_KEY)", tenant.tenant_id)
+        return None

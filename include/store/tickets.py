@@ -1,10 +1,12 @@
 """The ticket store: the ingress write path and the DAG factory's read path.
 
-`accept_delivery` is the only durable step between ADO and the spawner. It runs as one transaction so a
-delivery is either fully recorded (dedupe row, ticket, outbox row, notification) or not at all, and ADO's
-retry can safely repeat it. The spawner learns about work from the outbox; NOTIFY only wakes it early.
-The outbox kind follows from the stored revision and the new one (`include.tickets.revisions`): spawn a new
-or reopened ticket, replan one whose planning input changed, cancel one that was closed.
+`accept_delivery` is the only durable step between a tracker (ADO, GitHub, GitLab) and the spawner. It runs
+as one transaction so a delivery is either fully recorded (dedupe row, ticket, outbox row, notification) or
+not at all, and the tracker's retry can safely repeat it. The spawner learns about work from the outbox;
+NOTIFY only wakes it early. The outbox kind follows from the stored revision and the new one
+(`include.tickets.revisions`): spawn a new or reopened ticket, replan one whose planning input changed, cancel
+one that was closed. A ticket belongs to one item: a delivery of an item from another origin (another
+repository whose issue has the same number) is refused with `TicketConflict`, never merged into it.
 
 The other events (comments, pull-request votes, builds) attach to a ticket that exists; each is deduped on
 the same (tenant, event id, rev) key as work items, with rev 0 for events that carry no work-item revision.
@@ -20,8 +22,8 @@ from pydantic import BaseModel, ConfigDict
 from include.contracts.gate import GateDecision, GateOutcome
 from include.contracts.ticket import Ticket, TicketState
 from include.store import gates
-from include.tickets.ado import AdoDelivery
 from include.tickets.ado_events import BuildDelivery, CommentDelivery, PullRequestDelivery, approver_votes
+from include.tickets.normalise import TicketDelivery
 from include.tickets.revisions import follow_up
 
 OUTBOX_CHANNEL = "ticketpilot_outbox"
@@ -39,8 +41,13 @@ class Accepted(BaseModel):
     rev: int
 
 
-def accept_delivery(conn: psycopg.Connection, delivery: AdoDelivery) -> Accepted:
-    """Record a delivery exactly once; create or advance its ticket; queue what the new revision asks for."""
+class TicketConflict(Exception):
+    """The delivery's item is not the one its ticket was made from (same number, other repository or tracker)."""
+
+
+def accept_delivery(conn: psycopg.Connection, delivery: TicketDelivery) -> Accepted:
+    """Record a delivery exactly once; create or advance its ticket; queue what the new revision asks for.
+    Raises TicketConflict, storing nothing, when the ticket holds an item from another origin."""
     ticket = delivery.ticket
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         if not _first_delivery(cur, ticket.tenant, delivery.event_id, delivery.rev, ticket.ticket_key,
@@ -57,20 +64,23 @@ def accept_delivery(conn: psycopg.Connection, delivery: AdoDelivery) -> Accepted
         # Serialise deliveries of one ticket, so the revision read here is the one the upsert replaces,
         # even when two deliveries race to create the ticket.
         cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (ticket.ticket_key,))
-        previous = cur.execute("SELECT ticket FROM ticketpilot.tickets WHERE ticket_key = %s",
+        previous = cur.execute("SELECT ticket, origin FROM ticketpilot.tickets WHERE ticket_key = %s",
                                (ticket.ticket_key,)).fetchone()
+        if previous is not None and previous["origin"] != delivery.origin:
+            raise TicketConflict(_conflict(ticket, Ticket.model_validate(previous["ticket"])))
         closed = ticket.state is TicketState.CLOSED
-        # The WHERE makes the upsert monotonic: ADO may deliver revisions out of order, the newest wins.
+        # The WHERE makes the upsert monotonic: trackers may deliver revisions out of order, the newest wins.
+        # Where the rev is a timestamp in whole seconds, of two changes in one second the later delivery wins.
         written = cur.execute(
             "INSERT INTO ticketpilot.tickets (ticket_key, tenant_id, workitem_id, rev, dag_id, state, ticket, "
-            "closed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END) "
+            "closed_at, origin) VALUES (%s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END, %s) "
             "ON CONFLICT (ticket_key) DO UPDATE SET rev = EXCLUDED.rev, state = EXCLUDED.state, "
             "ticket = EXCLUDED.ticket, updated_at = now(), "
             "closed_at = CASE WHEN EXCLUDED.state = 'closed' THEN COALESCE(tickets.closed_at, now()) END "
-            "WHERE tickets.rev < EXCLUDED.rev "
+            "WHERE tickets.rev < EXCLUDED.rev OR (%s AND tickets.rev = EXCLUDED.rev) "
             "RETURNING rev",
             (ticket.ticket_key, ticket.tenant, ticket.workitem_id, ticket.rev, ticket.dag_id, ticket.state.value,
-             Jsonb(ticket.model_dump(mode="json")), closed),
+             Jsonb(ticket.model_dump(mode="json")), closed, delivery.origin, delivery.same_rev_replaces),
         ).fetchone()
         kind = None
         if written is not None:
@@ -84,6 +94,13 @@ def accept_delivery(conn: psycopg.Connection, delivery: AdoDelivery) -> Accepted
             if queued is not None:
                 cur.execute("SELECT pg_notify(%s, %s)", (OUTBOX_CHANNEL, str(queued["id"])))
     return Accepted(ticket_key=ticket.ticket_key, dag_id=ticket.dag_id, duplicate=False, rev=delivery.rev)
+
+
+def _conflict(ticket: Ticket, holder: Ticket) -> str:
+    return (f"ticket {ticket.ticket_key} belongs to {holder.url or holder.source + ' item ' + str(holder.workitem_id)}"
+            f", not to {ticket.url or ticket.source + ' item ' + str(ticket.workitem_id)}: issue numbers are only "
+            "unique within one repository or project, so a tenant takes its issues from one (declare it: "
+            "github_owner 'owner/repo', gitlab_namespace 'group/project')")
 
 
 class Recorded(BaseModel):

@@ -10,34 +10,30 @@ what the service-hook history in ADO shows to the person fixing the subscription
 from __future__ import annotations
 
 from html.parser import HTMLParser
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from include.contracts.ticket import Ticket, TicketState
-from include.policies.risk import classify
+from include.contracts.ticket import Ticket
+from include.tickets.normalise import (
+    DeliveryError,
+    RawModel,
+    TicketDelivery,
+    TrackerItem,
+    json_kind,
+    to_ticket,
+    unique,
+    validate,
+)
 
 WORKITEM_EVENT_TYPES = ("workitem.created", "workitem.updated")
 CLOSED_STATES = frozenset({"closed", "removed", "done"})
 """System.State values (case-insensitive) after which no agent should work the ticket."""
 
-REPO_TAG_PREFIX = "repo:"
 TITLE = "System.Title"
 DESCRIPTION = "System.Description"
 ACCEPTANCE_CRITERIA = "Microsoft.VSTS.Common.AcceptanceCriteria"
-
-M = TypeVar("M", bound=BaseModel)
-
-
-class DeliveryError(ValueError):
-    """The delivery cannot become a ticket; the message says where and why."""
-
-
-class RawModel(BaseModel):
-    """ADO adds fields over time: keep what we read typed (in ADO's camelCase), let the rest through."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 class RawLink(RawModel):
@@ -78,16 +74,10 @@ class RawEnvelope(RawModel):
     resourceContainers: RawContainers | None = None
 
 
-class AdoDelivery(BaseModel):
-    """One accepted-for-processing delivery: the dedupe identity (event id, rev) and the ticket it carries."""
+class AdoDelivery(TicketDelivery):
+    """One accepted-for-processing delivery: the dedupe identity (event id, rev) and the ticket it carries,
+    plus where in ADO it comes from."""
 
-    model_config = ConfigDict(frozen=True)
-
-    event_id: str
-    event_type: str
-    workitem_id: int
-    rev: int
-    ticket: Ticket
     organisation: str | None = None
     project: str | None = None
     changed_by: str = ""
@@ -148,40 +138,30 @@ def parse_ado_delivery(payload: object, tenant: str, default_repo: str) -> AdoDe
 def _ticket(item: RawWorkItem, where: str, *, tenant: str, workitem_id: int, url: str,
             default_repo: str) -> Ticket:
     fields = item.fields
-    title = field_text(fields, TITLE).strip()
-    if not title:
-        raise DeliveryError(f"{where}.fields[{TITLE!r}] is missing or empty")
-    description = "\n".join(html_lines(field_text(fields, DESCRIPTION)))
-    tags = parse_tags(field_text(fields, "System.Tags"))
-    work_item_type = field_text(fields, "System.WorkItemType") or "Task"
     source_state = field_text(fields, "System.State") or "New"
-    change_kind, risk_class = classify(title, description, tags, work_item_type)
-    try:
-        return Ticket(
-            tenant=tenant,
+    return to_ticket(
+        TrackerItem(
+            source="ado",
             workitem_id=workitem_id,
             rev=item.rev,
-            title=title,
-            description=description,
+            title=field_text(fields, TITLE),
+            description="\n".join(html_lines(field_text(fields, DESCRIPTION))),
             acceptance_criteria=[_strip_bullet(line) for line in html_lines(field_text(fields, ACCEPTANCE_CRITERIA))],
-            work_item_type=work_item_type,
+            tags=parse_tags(field_text(fields, "System.Tags")),
+            work_item_type=field_text(fields, "System.WorkItemType") or "Task",
             source_state=source_state,
-            state=TicketState.CLOSED if source_state.lower() in CLOSED_STATES else TicketState.OPEN,
-            tags=tags,
-            repo=_repo(tags, default_repo),
-            change_kind=change_kind,
-            risk_class=risk_class,
+            closed=source_state.lower() in CLOSED_STATES,
             requested_by=identity(fields.get("System.CreatedBy")),
             url=url,
             changed_at=fields.get("System.ChangedDate"),
-        )
-    except ValidationError as exc:
-        raise DeliveryError(f"{where} does not make a valid ticket: {first_error(exc)}") from exc
+        ),
+        tenant=tenant, default_repo=default_repo, where=where, title_at=f"{where}.fields[{TITLE!r}]",
+    )
 
 
 def parse_tags(value: str) -> list[str]:
     """ADO's 'a; b; a' → ['a', 'b']: trimmed, empty ones dropped, first occurrence kept."""
-    return list(dict.fromkeys(tag.strip() for tag in value.split(";") if tag.strip()))
+    return unique(value.split(";"))
 
 
 def html_lines(value: str) -> list[str]:
@@ -227,13 +207,6 @@ def _strip_bullet(line: str) -> str:
     return line
 
 
-def _repo(tags: list[str], default_repo: str) -> str:
-    for tag in tags:
-        if tag.lower().startswith(REPO_TAG_PREFIX) and tag[len(REPO_TAG_PREFIX):].strip():
-            return tag[len(REPO_TAG_PREFIX):].strip()
-    return default_repo
-
-
 def identity(value: object) -> str:
     """Identities arrive as 'Name <email>' strings (resourceVersion 1.0) or as identity objects (newer)."""
     if isinstance(value, dict):
@@ -269,21 +242,3 @@ def _link(links: dict[str, RawLink], name: str) -> str:
 def field_text(fields: dict[str, Any], name: str) -> str:
     value = fields.get(name)
     return "" if value is None else str(value)
-
-
-def validate(model: type[M], data: dict[str, Any], where: str) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise DeliveryError(f"{where}: {first_error(exc)}") from exc
-
-
-def first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    location = ".".join(str(part) for part in error["loc"])
-    return f"{location}: {error['msg']}" if location else error["msg"]
-
-
-def json_kind(value: object) -> str:
-    names = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from plugins.ingress.ratelimit import DEFAULT_BURST, DEFAULT_RATE_PER_S, RateLimiter
 from plugins.ingress.routes import router
 from plugins.ingress.state import DEFAULT_MAX_IN_FLIGHT, IngressState
+from plugins.ingress.tracker_routes import router as tracker_router
 
 URL_PREFIX = "/ticketpilot"
 
@@ -30,11 +31,13 @@ def create_app(db_url: str | None = None, *, hook_rate_per_s: float = DEFAULT_RA
 
     app = FastAPI(
         title="Ticketpilot ingress",
-        description="ADO service hooks in, gate decisions in; everything else happens in Airflow.",
+        description="ADO service hooks and GitHub/GitLab issue hooks in, gate decisions in; everything else "
+                    "happens in Airflow.",
         lifespan=lifespan,
     )
     app.state.ingress = state
     app.include_router(router)
+    app.include_router(tracker_router)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     return app
 

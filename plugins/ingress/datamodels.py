@@ -24,7 +24,8 @@ class AcceptedResponse(BaseModel):
 
 class RecordedResponse(BaseModel):
     """The answer to a comment, pull-request or build delivery: 202 when it changed something, else 200
-    (a repeat, or nothing to do: ADO must see 2xx either way); `note` says what happened."""
+    (a repeat, or nothing to do: ADO must see 2xx either way); `note` says what happened. Also the 200 for a
+    GitHub/GitLab ping or an event that makes no ticket (`recorded` 0, `note` the reason)."""
 
     event_type: str
     ticket_key: str | None

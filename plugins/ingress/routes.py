@@ -16,7 +16,6 @@ decide a gate; comment text never does, whoever wrote it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from include.contracts.gate import GateDecision, GateOutcome
 from include.contracts.ticket import TENANT_PATTERN, dag_id
 from include.store import gates
 from include.store.tenants import HOOK_SECRET_HEADER, Tenant, authenticate, check_header_secret
-from include.store.tickets import Accepted, Recorded, accept_delivery, record_build, record_comment, record_votes
+from include.store.tickets import Recorded, record_build, record_comment, record_votes
 from include.tickets.ado import AdoDelivery, DeliveryError
 from include.tickets.ado_events import (
     BuildDelivery,
@@ -48,7 +47,7 @@ from plugins.ingress.datamodels import (
     HealthResponse,
     RecordedResponse,
 )
-from plugins.ingress.ratelimit import retry_after_header
+from plugins.ingress.hooks import StateDep, accept, admit, in_flight, json_body
 from plugins.ingress.state import IngressState
 
 router = APIRouter()
@@ -56,13 +55,6 @@ router = APIRouter()
 _basic = HTTPBasic(auto_error=False, realm="ticketpilot")
 _bearer = HTTPBearer(auto_error=False, description="An Airflow API token (POST /auth/token)")
 _TICKET_KEY = re.compile(rf"(?P<tenant>{TENANT_PATTERN[1:-1]})-(?P<workitem>[1-9][0-9]*)")
-
-
-def ingress_state(request: Request) -> IngressState:
-    return request.app.state.ingress
-
-
-StateDep = Annotated[IngressState, Depends(ingress_state)]
 
 
 def authenticated_tenant(
@@ -89,12 +81,7 @@ def admitted_tenant(hook_tenant: Annotated[Tenant, Depends(authenticated_tenant)
     failure, 429 included, puts the subscription on probation. A 503 sheds the burst and ADO redelivers it.
     Counted after authentication, so nobody without the tenant's credentials can spend its budget.
     """
-    wait_s = state.rate_limiter.acquire(hook_tenant.tenant_id, hook_tenant.hook_rate_per_s, hook_tenant.hook_burst)
-    if wait_s > 0:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            f"tenant {hook_tenant.tenant_id} is over its hook rate limit; retry later",
-                            headers={"Retry-After": retry_after_header(wait_s)})
-    return hook_tenant
+    return admit(state, hook_tenant)
 
 
 def airflow_user(method: Literal["GET", "PUT"]) -> Callable[..., Awaitable[BaseUser]]:
@@ -146,6 +133,7 @@ def health() -> HealthResponse:
         400: {"description": "The body is not JSON"},
         401: {"description": "Missing or wrong hook credentials (or header secret, where configured)"},
         403: {"description": "The delivery names another ADO organisation or project than the tenant's"},
+        409: {"description": "The work item's ticket holds an item from another tracker"},
         422: {"description": "Not a supported delivery; the detail says why and lists the supported events"},
         503: {"description": "Over the tenant's rate limit, ingress saturated, or database unavailable; "
                              "ADO retries (Retry-After)"},
@@ -157,23 +145,13 @@ async def ado_hook(
 ) -> AcceptedResponse | RecordedResponse:
     """Accept one ADO delivery: 202 when it changed something, 200 when already seen or nothing to do
     (ADO retries must see 2xx)."""
-    if state.in_flight >= state.max_in_flight:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            f"ingress saturated ({state.in_flight} deliveries in flight); retry later",
-                            headers={"Retry-After": "2"})
-    state.in_flight += 1  # no await between the check and here: the event loop runs one coroutine at a time
-    try:
+    with in_flight(state):
         return await _handle(request, response, hook_tenant, state)
-    finally:
-        state.in_flight -= 1
 
 
 async def _handle(request: Request, response: Response, hook_tenant: Tenant,
                   state: IngressState) -> AcceptedResponse | RecordedResponse:
-    try:
-        payload = json.loads(await request.body())
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not valid JSON: {exc}") from exc
+    payload = await json_body(request)
     try:
         event = parse_event(payload, tenant=hook_tenant.tenant_id, default_repo=hook_tenant.default_repo)
     except DeliveryError as exc:
@@ -182,10 +160,7 @@ async def _handle(request: Request, response: Response, hook_tenant: Tenant,
     if foreign is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"tenant {hook_tenant.tenant_id}: {foreign}")
     if isinstance(event.body, AdoDelivery):
-        accepted = await run_in_threadpool(_accept, state, event.body)
-        if accepted.duplicate:
-            response.status_code = status.HTTP_200_OK
-        return AcceptedResponse(ticket_key=accepted.ticket_key, dag_id=accepted.dag_id, rev=accepted.rev)
+        return await accept(state, response, event.body)
     recorded = await run_in_threadpool(_record, state, hook_tenant, event.body)
     if recorded.duplicate or not recorded.recorded:
         response.status_code = status.HTTP_200_OK
@@ -209,11 +184,6 @@ def approve_gate(ticket_key: str, body: GateDecisionBody, user: GateDecider, sta
 @router.post("/gates/{ticket_key}/reject", response_model=GateView)
 def reject_gate(ticket_key: str, body: GateDecisionBody, user: GateDecider, state: StateDep) -> GateView:
     return _decide(state, ticket_key, body, user, GateOutcome.REJECT)
-
-
-def _accept(state: IngressState, delivery: AdoDelivery) -> Accepted:
-    with state.pool.connection() as conn:
-        return accept_delivery(conn, delivery)
 
 
 def _record(state: IngressState, tenant: Tenant,

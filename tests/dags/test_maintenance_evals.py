@@ -3,9 +3,12 @@ its reason when no model is configured."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowSkipException
+from airflow.timetables.base import TimeRestriction
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from include.settings import REPO_ROOT
@@ -39,6 +42,10 @@ def test_tasks_schedule_and_tags(dagbag: DagBag) -> None:
     assert dag.get_task("evaluate.render_reports").upstream_task_ids == {"evaluate.run_evals"}
     assert dag.get_task("evaluate.run_evals").upstream_task_ids == {"select_models"}
     assert dag.timetable == CronTriggerTimetable("30 2 * * *", timezone="UTC"), "nightly, at 02:30 UTC"
+    first = dag.timetable.next_dagrun_info(last_automated_data_interval=None,
+                                           restriction=TimeRestriction(earliest=dag.start_date, latest=None,
+                                                                       catchup=dag.catchup))
+    assert first.run_after > datetime.now(UTC), "deploying never starts the night that already passed"
     assert dag.catchup is False and dag.max_active_runs == 1 and dag.max_active_tasks == 1
     assert set(dag.tags) == {"ticketpilot", "maintenance"}
     assert "No model configured: the run is skipped, not failed." in dag.doc_md

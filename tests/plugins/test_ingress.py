@@ -22,6 +22,7 @@ from include.contracts.risk import RiskClass
 from include.store import gates
 from include.store.tenants import create_tenant
 from plugins.ingress.app import URL_PREFIX, create_app
+from plugins.ingress.hooks import MAX_BODY_BYTES
 
 EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "ado-events"
 TENANT, HOOK_USER, HOOK_SECRET = "acme", "ado-acme", "s3cret-hook"
@@ -147,6 +148,14 @@ def test_malformed_json_is_400(client: TestClient, db: psycopg.Connection, tenan
     response = post_hook(client, None, raw=b'{"id": "x",')
     assert response.status_code == 400 and response.json()["detail"].startswith("body is not valid JSON")
     assert count(db, "deliveries") == 0
+
+
+def test_an_oversized_body_is_413_and_stores_nothing(client: TestClient, db: psycopg.Connection, tenant: None) -> None:
+    huge = event("workitem.created")
+    huge["resource"]["fields"]["System.Description"] = "x" * (MAX_BODY_BYTES + 1)
+    response = post_hook(client, huge)
+    assert response.status_code == 413 and "over the 2097152 bytes a delivery may have" in response.json()["detail"]
+    assert count(db, "deliveries") == 0 and count(db, "tickets") == 0
 
 
 @pytest.mark.parametrize(
