@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -227,7 +227,8 @@ def ask_json(config: LlmConfig, task: AgentTask, step: str, prompt: Prompt, untr
                                   prompt_version=prompt.ref, risk_class=ticket.risk_class,
                                   failed_fix_iterations=failed_fix_iterations)
             for attempt in range(1, retries + 2):
-                request = ChatRequest(messages=messages, max_tokens=max_tokens, response_format="json")
+                request = ChatRequest(messages=messages, max_tokens=max_tokens, response_format="json",
+                                      json_schema=answer_schema(schema))
                 response = router.chat(request, context)
                 try:
                     value = schema.model_validate_json(response.content)
@@ -247,6 +248,29 @@ def ask_json(config: LlmConfig, task: AgentTask, step: str, prompt: Prompt, untr
     except RouterError as exc:
         raise ModelUnavailableError(ticket.ticket_key, step, config.spec, exc) from exc
     raise InvalidAnswerError(ticket.ticket_key, step, response.spec, response.content, error)
+
+
+GRAMMAR_MAX_LENGTH = 300
+"""Longest string bound passed on: a grammar unrolls `maxLength` into that many nested rules, and llama.cpp's
+server slows to a halt (or drops the connection) on bounds in the thousands."""
+
+
+def answer_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema a server may constrain decoding to: pydantic's, which states lengths and item counts, so
+    a grammar-constrained small model cannot stop short of or run past them. Regex `pattern`s are left out
+    (schema-to-grammar converters let a pattern replace the length bounds, and structured-output APIs support
+    few regex features), and so are string bounds above GRAMMAR_MAX_LENGTH. The answer is validated against the
+    full model all the same."""
+    return _for_grammar(schema.model_json_schema())
+
+
+def _for_grammar(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _for_grammar(v) for k, v in node.items()
+                if k != "pattern" and not (k == "maxLength" and isinstance(v, int) and v > GRAMMAR_MAX_LENGTH)}
+    if isinstance(node, list):
+        return [_for_grammar(v) for v in node]
+    return node
 
 
 def _quoted(untrusted: Mapping[str, str], budget: int = MAX_UNTRUSTED_CHARS) -> str:

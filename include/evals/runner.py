@@ -212,7 +212,8 @@ class _Calls:
         messages = [ChatMessage(role="system", content=f"{prompt.prompt.text}\n\n{UNTRUSTED_DATA_NOTICE}"),
                     ChatMessage(role="user", content=skill.quoted(data, prompt.major))]
         for attempt in (1, 2):
-            request = ChatRequest(messages=messages, max_tokens=skill.max_tokens, response_format="json")
+            request = ChatRequest(messages=messages, max_tokens=skill.max_tokens, response_format="json",
+                                  json_schema=llm.answer_schema(schema))
             response = router.chat(request, context.model_copy(update={"call_id": f"{self.key}:{attempt}"}))
             self.responses.append(response)
             try:

@@ -25,6 +25,7 @@ def cache_key(spec: str, request: ChatRequest) -> str:
         "max_tokens": request.max_tokens,
         "temperature": round(request.temperature, 4),
         "response_format": request.response_format,
+        "json_schema": request.json_schema,
     }
     return hashlib.sha256(json.dumps(normalised, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,12 +39,22 @@ class ChatRequest(BaseModel):
     max_tokens: int = Field(default=1024, ge=1, le=200_000)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     response_format: Literal["text", "json"] = "text"
+    json_schema: dict[str, Any] | None = None
+    """With `response_format="json"`: the JSON Schema the answer must match. Servers that constrain decoding
+    to a schema (vLLM, llama.cpp, OpenAI structured outputs) get it; it turns a small model's near-misses
+    into valid answers. The answer is validated by the caller all the same."""
     model: str | None = None
 
     @field_validator("model")
     @classmethod
     def _model_spec(cls, value: str | None) -> str | None:
         return None if value is None else _check_spec(value)
+
+    @model_validator(mode="after")
+    def _schema_needs_json(self) -> ChatRequest:
+        if self.json_schema is not None and self.response_format != "json":
+            raise ValueError("json_schema needs response_format='json'")
+        return self
 
 
 class Usage(BaseModel):

@@ -41,8 +41,18 @@ _STATUS: list[tuple[type[RouterError], int, str]] = [
 _STREAM_CHUNK_CHARS = 32
 
 
+class JsonSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = "answer"
+    schema_: dict[str, Any] = Field(alias="schema")
+
+
 class ResponseFormat(BaseModel):
-    type: Literal["text", "json_object"] = "text"
+    """OpenAI's `response_format`: plain text, JSON mode, or structured outputs with a JSON Schema."""
+
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    json_schema: JsonSchemaFormat | None = None
 
 
 class CompletionBody(BaseModel):
@@ -64,8 +74,10 @@ class CompletionBody(BaseModel):
             fields["max_tokens"] = max_tokens
         if self.temperature is not None:
             fields["temperature"] = self.temperature
-        if self.response_format and self.response_format.type == "json_object":
+        if self.response_format and self.response_format.type != "text":
             fields["response_format"] = "json"
+            if self.response_format.json_schema is not None:
+                fields["json_schema"] = self.response_format.json_schema.schema_
         return ChatRequest(**fields)
 
 

@@ -76,3 +76,27 @@ def test_a_dead_server_is_reported_with_its_log(tmp_path: Path) -> None:
             broken.wait_ready(timeout_s=60)
     finally:
         broken.stop()
+
+
+def test_a_schema_constrains_the_small_models_answer_to_valid_json(server: local.LocalModelServer, db_url: str,
+                                                                   db: psycopg.Connection) -> None:
+    """llama.cpp turns the answer schema into a grammar: the 135M model's JSON then validates (it rarely
+    does in plain JSON mode, where it invents keys or runs past its token budget)."""
+    from include.agents.docs import DocsWriteup
+    from include.agents.llm import answer_schema
+    from include.agents.po import RefinedCriteria
+
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    policy = RoutingPolicy(default_model=local.MODEL_SPEC, large_model=local.MODEL_SPEC, cache=False)
+    configs = {"llamacpp": ProviderConfig(base_url=server.base_url)}
+    ticket = ("Ticket: Bump requests to 2.32.3. requirements.txt pins requests 2.31.0, affected by CVE-2024-35195. "
+              "Upgrade requests to 2.32.3.")
+    with ModelRouter({tenant: policy}, db_url=db_url, provider_configs=configs, pool_size=1) as router:
+        for schema, task in ((RefinedCriteria, "List checkable acceptance criteria for the ticket as JSON."),
+                             (DocsWriteup, "Describe the merged change as JSON: description, changelog, adr.")):
+            request = ChatRequest(messages=[ChatMessage(role="system", content=task),
+                                            ChatMessage(role="user", content=ticket)],
+                                  max_tokens=300, response_format="json", json_schema=answer_schema(schema))
+            context = CallContext(tenant=tenant, repo="svc", ticket_key=f"{tenant}-1", step=schema.__name__)
+            answer = router.chat(request, context)
+            schema.model_validate_json(answer.content)

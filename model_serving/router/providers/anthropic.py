@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -29,6 +30,8 @@ class AnthropicProvider(Provider):
         system = [m.content for m in request.messages if m.role == "system"]
         if request.response_format == "json":  # no JSON mode on the Messages API: ask for it instead
             system.append(_JSON_ONLY)
+            if request.json_schema is not None:
+                system.append(f"The object must match this JSON Schema:\n{json.dumps(request.json_schema)}")
         body: dict[str, Any] = {
             "model": self.model,
             "max_tokens": request.max_tokens,

@@ -10,7 +10,7 @@ from model_serving.router.models import ChatRequest
 from model_serving.router.providers.base import Completion, Provider
 
 
-def chat_completions_body(request: ChatRequest, model: str | None) -> dict[str, Any]:
+def chat_completions_body(request: ChatRequest, model: str | None, dialect: str = "openai") -> dict[str, Any]:
     body: dict[str, Any] = {
         "messages": [m.model_dump() for m in request.messages],
         "max_tokens": request.max_tokens,
@@ -19,8 +19,21 @@ def chat_completions_body(request: ChatRequest, model: str | None) -> dict[str, 
     if model is not None:
         body["model"] = model
     if request.response_format == "json":
-        body["response_format"] = {"type": "json_object"}
+        body["response_format"] = response_format(request.json_schema, dialect)
     return body
+
+
+def response_format(schema: dict[str, Any] | None, dialect: str) -> dict[str, Any]:
+    """JSON mode, constrained to `schema` where given, in each server's spelling: llama.cpp's server takes the
+    schema inside `json_object`, TGI a `json` grammar, and OpenAI, Azure, vLLM and Ollama OpenAI's structured
+    outputs (`json_schema`)."""
+    if schema is None:
+        return {"type": "json_object"}
+    if dialect == "llamacpp":
+        return {"type": "json_object", "schema": schema}
+    if dialect == "tgi":
+        return {"type": "json", "value": schema}
+    return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
 
 
 class OpenAICompatibleProvider(Provider):
@@ -36,7 +49,7 @@ class OpenAICompatibleProvider(Provider):
         self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
 
     def complete(self, request: ChatRequest) -> Completion:
-        data = self._post(self._url, self._headers, chat_completions_body(request, self.model))
+        data = self._post(self._url, self._headers, chat_completions_body(request, self.model, self.name))
         return self._parse(data)
 
     def _parse(self, data: dict[str, Any]) -> Completion:

@@ -65,7 +65,7 @@ class Emulator:
         last_user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
         model = deployment or body.get("model", "")
         answer = f"[emulator {model}] digest={hashlib.sha256(prompt.encode()).hexdigest()[:12]} echo: {last_user}"
-        if (body.get("response_format") or {}).get("type") == "json_object":
+        if (body.get("response_format") or {}).get("type") in ("json_object", "json_schema", "json"):
             answer = json.dumps({"model": model, "echo": last_user})
         tokens_in, tokens_out = max(1, len(prompt) // 4), max(1, len(answer) // 4)
         self.reported["tokens_in"] += tokens_in
