@@ -108,6 +108,8 @@ def report(forge: LocalForge, runs: dict[str, RunView], client: AirflowClient) -
                     result = client.xcom(view.dag_id, view.run_id, step) if view.run_id else None
                     if isinstance(result, dict):
                         print(f"  {step}: {result.get('summary', '')}")
+                        for line in _model_lines(forge, step, result):
+                            print(f"    {line}")
                 cost = client.xcom(view.dag_id, view.run_id, "report_cost") if view.run_id else None
                 if isinstance(cost, dict):
                     print(f"  model cost: ${float(cost['cost_usd']):.4f} over {cost['calls']} call(s) "
@@ -122,6 +124,21 @@ def report(forge: LocalForge, runs: dict[str, RunView], client: AirflowClient) -
         yaml_text = _indent(ci_yaml.read_text()) if ci_yaml.exists() else "  MISSING"
         print("\n━━ azure-pipelines.yml on main:\n" + yaml_text)
     return all_good
+
+
+def _model_lines(forge: LocalForge, step: str, result: dict) -> list[str]:
+    """What the model wrote for a step, so the demo shows it: PO's acceptance checklist (the model's items
+    come last) and the docs PR's description paragraph."""
+    if step == "po_refine" and "refined by" in result.get("summary", ""):
+        return [f"- {item['text'][:140]}" for item in result.get("checklist", [])]
+    if step == "docs" and result.get("docs_pr_id"):
+        body = forge.get_pr(int(result["docs_pr_id"])).description
+        paragraphs = [p.strip() for p in body.split("\n\n")]
+        marked = [i for i, p in enumerate(paragraphs) if p.startswith("_Description written by")]
+        if marked:
+            return [f"description ({paragraphs[marked[0]].strip('_').split(';')[0]}): "
+                    f"{paragraphs[marked[0] - 1][:300]}"]
+    return []
 
 
 def _diffstat(forge: LocalForge, pr_id: int) -> str:
