@@ -28,6 +28,7 @@ from include.agents.errors import AgentError
 from include.agents.playbooks import adr, changelog, readme
 from include.agents.playbooks import pipeline as template
 from include.agents.playbooks.secrets import env_vars_in
+from include.agents.prose import Prose
 from include.agents.workspace import checked_out, diffstat
 from include.contracts import AgentTask, ChangeKind, DocsResult, Ticket
 from include.scm import FileChange, PullRequest, ScmAdapter, ScmError
@@ -44,7 +45,7 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9.+-]{2,}", re.I)
 class PrDescription(BaseModel):
     """One paragraph: no blank line inside, long enough to say something, short enough to read."""
 
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=40, max_length=1200)]
+    description: Annotated[Prose, StringConstraints(strip_whitespace=True, min_length=40, max_length=1200)]
 
     @field_validator("description")
     @classmethod
@@ -55,9 +56,9 @@ class PrDescription(BaseModel):
 
 
 class AdrDraft(BaseModel):
-    context: Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=1500)]
-    decision: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=300)]
-    consequences: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=300)]] = (
+    context: Annotated[Prose, StringConstraints(strip_whitespace=True, min_length=20, max_length=1500)]
+    decision: Annotated[Prose, StringConstraints(strip_whitespace=True, min_length=10, max_length=300)]
+    consequences: list[Annotated[Prose, StringConstraints(strip_whitespace=True, min_length=5, max_length=300)]] = (
         Field(min_length=1, max_length=5))
 
     @field_validator("decision")
@@ -71,7 +72,7 @@ class AdrDraft(BaseModel):
 class DocsWriteup(PrDescription):
     """docs_pr_description v2: the description plus a changelog line and, when asked for, an ADR draft."""
 
-    changelog: Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=120)]
+    changelog: Annotated[Prose, StringConstraints(strip_whitespace=True, min_length=8, max_length=120)]
     adr: AdrDraft | None = None
 
     @field_validator("changelog")

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from include.agents.llm import AnswerRejected
+from include.agents.prose import Prose
 from include.agents.workspace import SKIP_DIRS
 from include.scm import FileChange
 
@@ -103,7 +104,7 @@ class EditPlan(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     edits: list[Edit] = Field(min_length=1, max_length=MAX_EDITS)
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=400)]
+    summary: Annotated[Prose, StringConstraints(strip_whitespace=True, min_length=10, max_length=400)]
 
     @field_validator("summary")
     @classmethod

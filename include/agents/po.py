@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from include.agents import llm
 from include.agents.errors import AgentError
 from include.agents.playbooks.dependency import parse_bump
+from include.agents.prose import Prose
 from include.contracts import AgentTask, ChangeKind, PoResult, Ticket
 from include.contracts.agent import AcceptanceItem
 
@@ -30,8 +31,8 @@ MAX_REFINED = 5
 class RefinedCriteria(BaseModel):
     """What the model may add: a few short, single-line criteria."""
 
-    criteria: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=240,
-                                                     pattern=r"^[^\n]+$")]] = Field(min_length=1, max_length=12)
+    criteria: list[Annotated[Prose, StringConstraints(strip_whitespace=True, min_length=8, max_length=240,
+                                                      pattern=r"^[^\n]+$")]] = Field(min_length=1, max_length=12)
 
 
 _CHECK_FOR_TEXT = (

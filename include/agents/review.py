@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from include.agents import llm, tools
 from include.agents.context import dev_result, idempotency_key, scm_for
+from include.agents.prose import Prose
 from include.agents.workspace import checked_out, diffstat
 from include.contracts import AgentTask, Finding, ReviewResult
 
@@ -79,9 +80,9 @@ def run(task: AgentTask) -> ReviewResult:
 class ReviewSummary(BaseModel):
     """What the model may add to the review: one short paragraph on the diff and a few one-line risks."""
 
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=800)]
-    risks: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=240,
-                                                 pattern=r"^[^\n]+$")]] = Field(default_factory=list, max_length=5)
+    summary: Annotated[Prose, StringConstraints(strip_whitespace=True, min_length=20, max_length=800)]
+    risks: list[Annotated[Prose, StringConstraints(strip_whitespace=True, min_length=3, max_length=240,
+                                                   pattern=r"^[^\n]+$")]] = Field(default_factory=list, max_length=5)
 
     @field_validator("summary")
     @classmethod

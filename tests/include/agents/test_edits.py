@@ -13,6 +13,7 @@ from include.agents import excerpts, llm
 from include.agents.edits import MAX_EDITS, MAX_TEXT_CHARS, EditError, EditPlan, planned_changes, write_changes
 from include.agents.errors import AgentError
 from include.agents.model_edits import CONTEXT_CHARS_ENV, EditBudget
+from include.agents.prose import no_placeholder
 from include.scm import FileChange
 
 SUMMARY = "Adds an optional discount to invoices."
@@ -203,3 +204,17 @@ def test_the_plan_schema_round_trips_as_the_prompt_shows_it() -> None:
              "summary": "one sentence: what the edits do"}
     assert EditPlan.model_validate_json(json.dumps(shown)).edits[0].describe() == "replace 'x' in a.py"
     assert FileChange(path="a.py") == FileChange(path="a.py", content=None)
+
+
+@pytest.mark.parametrize("text", ["<first checkable sentence>", " <one sentence: what the edits do>",
+                                  "<one paragraph of text to be edited and added to the document>"])
+def test_a_copied_placeholder_is_not_an_answer(text: str) -> None:
+    with pytest.raises(ValueError, match="is the instructions' placeholder: write the text itself"):
+        no_placeholder(text)
+
+
+@pytest.mark.parametrize("text", ["Pins requests to 2.32.3", "Escapes <br> in the template", "uses a < b > c",
+                                  "List<String> stays generic", '<a href="x">link</a> is kept',
+                                  "zips into /var/exports/<customer name>.zip"])
+def test_ordinary_prose_with_angle_brackets_passes(text: str) -> None:
+    assert no_placeholder(text) == text
