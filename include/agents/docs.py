@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 STATUS_CONTEXT = "docs"
 MERGE_ATTEMPTS = 4
 """The first merge plus three rebuilds from a default branch that moved."""
-DESCRIPTION_PROMPT = llm.load_prompt("docs_pr_description", "2.0.0")
+DESCRIPTION_PROMPT = llm.load_prompt("docs_pr_description", "2.1.0")
 _WORD = re.compile(r"[a-z0-9][a-z0-9.+-]{2,}", re.I)
 
 

@@ -24,7 +24,7 @@ from include.contracts.agent import AcceptanceItem
 
 log = logging.getLogger(__name__)
 
-REFINE_PROMPT = llm.load_prompt("po_refine", "1.0.0")
+REFINE_PROMPT = llm.load_prompt("po_refine", "1.1.0")
 MAX_REFINED = 5
 
 

@@ -10,16 +10,16 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-_PLACEHOLDER = re.compile(r"<[a-z][a-z0-9 ,:.'-]{2,}>", re.I)
-"""Angle brackets around plain words, as the prompts write placeholders; not a tag like `<br>` or `<a href=x>`."""
+_PLACEHOLDER = re.compile(r"<[a-z][a-z0-9'-]* [a-z][^<>=\n]*(>|$)", re.I)
+"""An opening `<` and words, as the prompts wrote placeholders (closed or cut off by the token budget); not a tag
+like `<br>` or `<a href="x">` (an attribute has `=`, checked by the caller's schema anyway)."""
 
 
 def no_placeholder(value: str) -> str:
     """Refuse a text that opens with a placeholder (the copied shape); a template inside real prose, like
     `/exports/<customer name>.zip`, is the writer's own."""
-    found = _PLACEHOLDER.match(value.lstrip())
-    if found and " " in found.group(0):
-        raise ValueError(f"{found.group(0)!r} is the instructions' placeholder: write the text itself")
+    if _PLACEHOLDER.match(value.lstrip()):
+        raise ValueError(f"{value.strip()[:60]!r} is the instructions' placeholder: write the text itself")
     return value
 
 

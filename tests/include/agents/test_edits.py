@@ -207,14 +207,14 @@ def test_the_plan_schema_round_trips_as_the_prompt_shows_it() -> None:
 
 
 @pytest.mark.parametrize("text", ["<first checkable sentence>", " <one sentence: what the edits do>",
-                                  "<one paragraph of text to be edited and added to the document>"])
+                                  "<one paragraph of text to be edited and added to the document"])
 def test_a_copied_placeholder_is_not_an_answer(text: str) -> None:
     with pytest.raises(ValueError, match="is the instructions' placeholder: write the text itself"):
         no_placeholder(text)
 
 
 @pytest.mark.parametrize("text", ["Pins requests to 2.32.3", "Escapes <br> in the template", "uses a < b > c",
-                                  "List<String> stays generic", '<a href="x">link</a> is kept',
+                                  "List<String> stays generic", '<a href="x">link</a> is kept', "<br> first",
                                   "zips into /var/exports/<customer name>.zip"])
 def test_ordinary_prose_with_angle_brackets_passes(text: str) -> None:
     assert no_placeholder(text) == text

@@ -104,7 +104,8 @@ def test_a_provider_failure_costs_one_golden_not_the_run(scripted: ScriptedModel
     assert first["failure_reason"].startswith("no answer: AllProvidersFailed") and "HTTP 500" in first["failure_reason"]
     assert all(r["passed"] for r in rest) and records.run_row(db, summary.run_id)["status"] == "complete"
     assert [(s["prompt_version"], s["passed"]) for s in summary.scores] == [
-        ("docs_pr_description.v1.0.0", 4), ("docs_pr_description.v2.0.0", 5)], "one score per prompt version"
+        ("docs_pr_description.v1.0.0", 4), ("docs_pr_description.v2.0.0", 5), ("docs_pr_description.v2.1.0", 5)], \
+        "one score per prompt version"
 
 
 def test_a_run_where_nothing_answered_fails(scripted: ScriptedModel, target: EvalTarget, tenant: str,
