@@ -28,7 +28,7 @@ from include.agents.errors import AgentError
 from include.agents.playbooks import adr, changelog, readme
 from include.agents.playbooks import pipeline as template
 from include.agents.playbooks.secrets import env_vars_in
-from include.agents.prose import Prose
+from include.agents.prose import Prose, grounded
 from include.agents.workspace import checked_out, diffstat
 from include.contracts import AgentTask, ChangeKind, DocsResult, Ticket
 from include.scm import FileChange, PullRequest, ScmAdapter, ScmError
@@ -39,7 +39,6 @@ STATUS_CONTEXT = "docs"
 MERGE_ATTEMPTS = 4
 """The first merge plus three rebuilds from a default branch that moved."""
 DESCRIPTION_PROMPT = llm.load_prompt("docs_pr_description", "2.1.0")
-_WORD = re.compile(r"[a-z0-9][a-z0-9.+-]{2,}", re.I)
 
 
 class PrDescription(BaseModel):
@@ -86,8 +85,7 @@ class DocsWriteup(PrDescription):
 
     def grounded_changelog(self, ticket: Ticket) -> str | None:
         """The changelog text when it shares a word with the ticket (a small model can drift); else None."""
-        ticket_words = {w.lower() for w in _WORD.findall(f"{ticket.title} {ticket.description}")}
-        return self.changelog if ticket_words & {w.lower() for w in _WORD.findall(self.changelog)} else None
+        return self.changelog if grounded(self.changelog, f"{ticket.title} {ticket.description}") else None
 
 
 def docs_branch(ticket: Ticket, attempt: int = 1) -> str:
@@ -156,8 +154,9 @@ def pr_description(task: AgentTask, pr_id: int, changes: list[FileChange], files
     """The deterministic line, then the model's paragraph when there is a valid one."""
     ticket = task.ticket
     line = f"Changelog, README and ADR updates for AB#{ticket.workitem_id} after PR #{pr_id}."
-    if written is None:
-        return line
+    source = " ".join([ticket.title, ticket.description, *files_changed])
+    if written is None or not grounded(written.value.description, source, at_least=2):
+        return line  # no description, or one about some other change: the deterministic line alone
     return f"{line}\n\n{written.value.description}\n\n_Description written by {written.model}; review it as a draft._"
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from include.agents import llm
 from include.agents.errors import AgentError
 from include.agents.playbooks.dependency import parse_bump
-from include.agents.prose import Prose
+from include.agents.prose import Prose, is_sentence
 from include.contracts import AgentTask, ChangeKind, PoResult, Ticket
 from include.contracts.agent import AcceptanceItem
 
@@ -85,11 +85,16 @@ def _kind_items(ticket: Ticket) -> tuple[tuple[str, str], ...]:
 
 
 def new_criteria(ticket: Ticket, proposed: list[str]) -> list[str]:
-    """The proposals that add something: not a repeat of the ticket's criteria or of each other, at most five."""
+    """The proposals that add something: sentences (not a version number, hash or link), not a repeat of the
+    ticket's criteria or of each other, at most five."""
     seen = {_normalised(text) for text in ticket.acceptance_criteria}
     added = []
     for text in proposed:
         key = _normalised(text)
+        if not is_sentence(text):
+            log.info("ticket %s: dropped a proposed criterion that is not a sentence: %r", ticket.ticket_key,
+                     text[:80])
+            continue
         if key and key not in seen and not any(key in old or old in key for old in seen):
             added.append(text)
             seen.add(key)

@@ -25,3 +25,28 @@ def no_placeholder(value: str) -> str:
 
 Prose = Annotated[str, AfterValidator(no_placeholder)]
 """A string a model wrote for people to read."""
+
+
+_WORD = re.compile(r"[a-z0-9]+", re.I)
+_COMMON = frozenset("""a an and are as at be by for from has have in into is it its no not of on or that the this
+to was were will with when which than then there these those what who all any each one two three more most""".split())
+
+
+def words(text: str) -> set[str]:
+    """The text's content words (four letters or more, not a common word), lower-cased."""
+    return {w for w in (m.lower() for m in _WORD.findall(text)) if len(w) >= 4 and w not in _COMMON}
+
+
+def grounded(text: str, source: str, at_least: int = 1) -> bool:
+    """Whether `text` shares at least `at_least` content words with `source` (the ticket, the diff): a small
+    model's version numbers, hashes, links and invented features share none and are left out."""
+    return len(words(text) & words(source)) >= at_least
+
+
+_ALPHA_WORD = re.compile(r"(?<![\w./:-])[^\W\d_]{2,}(?![\w./:-])")
+
+
+def is_sentence(text: str, at_least: int = 2) -> bool:
+    """Whether `text` reads as a sentence: `at_least` standalone words of letters. A version number, a hash, a
+    link or a snake_case identifier is not a checkable criterion, however the schema let it through."""
+    return len(_ALPHA_WORD.findall(text)) >= at_least

@@ -13,7 +13,7 @@ from include.agents import excerpts, llm
 from include.agents.edits import MAX_EDITS, MAX_TEXT_CHARS, EditError, EditPlan, planned_changes, write_changes
 from include.agents.errors import AgentError
 from include.agents.model_edits import CONTEXT_CHARS_ENV, EditBudget
-from include.agents.prose import no_placeholder
+from include.agents.prose import grounded, is_sentence, no_placeholder
 from include.scm import FileChange
 
 SUMMARY = "Adds an optional discount to invoices."
@@ -218,3 +218,17 @@ def test_a_copied_placeholder_is_not_an_answer(text: str) -> None:
                                   "zips into /var/exports/<customer name>.zip"])
 def test_ordinary_prose_with_angle_brackets_passes(text: str) -> None:
     assert no_placeholder(text) == text
+
+
+@pytest.mark.parametrize(("text", "sentence"), [
+    ("1.0.23.6", False), ("https://github.com/acme/azure-pipelines-testsuite:v4.5.7", False),
+    ("the_test_suite_passes", False), ("f8b52d413a7c", False),
+    ("The lock file matches the new pin exactly", True), ("requirements.txt pins requests==2.32.3", True)])
+def test_a_criterion_must_read_as_a_sentence(text: str, sentence: bool) -> None:
+    assert is_sentence(text) is sentence
+
+
+def test_a_description_must_be_about_the_change() -> None:
+    source = "Bump requests to 2.32.3 requirements.txt pins requests 2.31.0, affected by CVE-2024-35195"
+    assert grounded("Pins requests to 2.32.3 in requirements.txt to close CVE-2024-35195.", source, at_least=2)
+    assert not grounded("The new feature is a great idea, but it has some issues.", source, at_least=2)
