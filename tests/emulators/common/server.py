@@ -9,6 +9,7 @@ import socket
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
@@ -33,7 +34,7 @@ class _SwappableApp:
         await self.app(scope, receive, send)
 
 
-class ThreadedServer(Generic[S]):
+class ThreadedServer(ABC, Generic[S]):
     """An emulator on its own thread; `state` is the current state, `url` the server's root."""
 
     label: ClassVar[str]  # "ADO", "GitHub", ...: names the emulator in errors and its temporary folder
@@ -50,13 +51,13 @@ class ThreadedServer(Generic[S]):
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
+    @abstractmethod
     def new_state(self, root: Path) -> S:
         """Fresh state kept under `root`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def create_app(self, state: S) -> Any:
         """The ASGI app serving `state`."""
-        raise NotImplementedError
 
     def retire(self, state: S) -> None:
         """Release what `state` holds beyond its files (threads, sockets) before it is dropped."""
