@@ -10,19 +10,17 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import psycopg
 import pytest
-from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, field_validator
 
 from include.agents import docs, llm, po
 from include.contracts import AgentRole, AgentTask, Ticket
 from model_serving.router.ledger import calls
 from tests.emulators.llm.emulator import Emulator, EmulatorServer
+from tests.include.agents.conftest import ScriptedLlm
 
 MakeTicket = Callable[..., Ticket]
 MODEL = "llamacpp:emulated"
@@ -48,25 +46,6 @@ class EchoOfRetry(Echo):
 
 class Criteria(BaseModel):
     criteria: list[str]
-
-
-class ScriptedLlm:
-    """Answers from a queue (as the OpenAI format's message content); the plain emulator once it is empty."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
-        self.answers: deque[str] = deque()
-        self._plain = emulator.handle
-
-    async def handle(self, body: dict[str, Any], headers: dict[str, str], deployment: str | None = None) -> Response:
-        if not self.answers:
-            return await self._plain(body, headers, deployment)
-        self.emulator.requests.append({"body": body, "headers": headers, "deployment": deployment})
-        answer = self.answers.popleft()
-        return JSONResponse({"id": "chatcmpl-scripted", "object": "chat.completion", "model": body.get("model"),
-                             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
-                                          "finish_reason": "stop"}],
-                             "usage": {"prompt_tokens": 50, "completion_tokens": 7, "total_tokens": 57}})
 
 
 @pytest.fixture(scope="module")
