@@ -87,6 +87,7 @@ def _tool_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("TICKETPILOT_") and k != "PYTHONPATH" and k not in _MODEL_KEYS}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["COLUMNS"] = "160"  # test runners wrap and cut their summaries to this: the same on every machine
     return env
 
 

@@ -8,6 +8,7 @@ code is model output. The golden's hidden check files are written last, over wha
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -64,4 +65,19 @@ def run_check(files: Mapping[str, str], plan: EditPlan | None, check_files: Mapp
     if result.exit_code == 0:
         return CheckOutcome(True, f"`{' '.join(check)}` passed")
     said = result.stdout.strip() or result.stderr.strip()  # test runners put their summary on stdout
-    return CheckOutcome(False, f"`{' '.join(check)}` exited {result.exit_code}: {' '.join(said.split())[-300:]}")
+    return CheckOutcome(False, f"`{' '.join(check)}` exited {result.exit_code}: {check_summary(said)}")
+
+
+_FAILED_TEST = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
+
+
+def check_summary(output: str, limit: int = 300) -> str:
+    """What a failed check says, in a few hundred characters: the failing tests' names first when the
+    runner lists them (pytest's summary lines, whose assertion text varies with terminal width), then the tail."""
+    failed = _FAILED_TEST.findall(output)
+    tail = " ".join(output.split())
+    if not failed:
+        return tail[-limit:]
+    names = "failed: " + ", ".join(failed)
+    return f"{names[:limit]}; {tail[-limit:]}"
+
