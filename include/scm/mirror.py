@@ -50,6 +50,6 @@ def clone_or_refresh(remote: str, branch: str, dest: Path, env: dict[str, str]) 
     return dest
 
 
-def branch_diff(mirror: BareRepo, target: str, source: str, *flags: str) -> str:
+def branch_diff(mirror: BareRepo, target: str, source: str) -> str:
     """`source`'s changes against its merge base with `target`, as a PR shows them."""
-    return mirror.git("diff", *flags, f"refs/heads/{target}...refs/heads/{source}", "--")
+    return mirror.git("diff", f"refs/heads/{target}...refs/heads/{source}", "--")

@@ -303,15 +303,9 @@ class GitHubAdapter:
 
     def diff(self, pr_id: int) -> str:
         """Unified diff of the source branch against its merge base with the target, from the mirror."""
-        return self._diff(pr_id)
-
-    def changed_files(self, pr_id: int) -> list[str]:
-        return self._diff(pr_id, "--name-only").splitlines()
-
-    def _diff(self, pr_id: int, *flags: str) -> str:
         pr = self.get_pr(pr_id)
         mirror = self._mirror(pr.repo, pr.source_branch, pr.target_branch)
-        return branch_diff(mirror, pr.target_branch, pr.source_branch, *flags)
+        return branch_diff(mirror, pr.target_branch, pr.source_branch)
 
     @mapped("merging a pull request")
     def merge(self, pr_id: int, strategy: Literal["squash"] = "squash") -> PullRequest:

@@ -90,10 +90,6 @@ def test_statuses_carry_our_genre(forge: AdoAdapter, ado_emulator: EmulatorServe
     assert {s["context"]["genre"] for s in ado_emulator.state.statuses[pr.pr_id]} == {"ticketpilot"}
 
 
-def test_changed_files_come_from_the_mirror(forge: AdoAdapter) -> None:
-    pr_id = ready_pr(forge, FEATURE, [FileChange(path="app/util.py", content="X = 2\n")])
-    assert forge.changed_files(pr_id) == ["app/util.py"]
-
 
 def test_merge_is_a_squash_with_one_parent(forge: AdoAdapter, ado_emulator: EmulatorServer) -> None:
     main = forge.head(REPO, "main")

@@ -207,10 +207,6 @@ def test_statuses_belong_to_the_head_commit(forge: GitHubAdapter) -> None:
     assert forge.statuses(pr_id) == {}
 
 
-def test_changed_files_come_from_the_mirror(forge: GitHubAdapter) -> None:
-    pr_id = ready_pr(forge, FEATURE, [FileChange(path="app/util.py", content="X = 2\n")])
-    assert forge.changed_files(pr_id) == ["app/util.py"]
-
 
 def test_merge_is_a_squash_named_after_the_pr_without_markers(
     forge: GitHubAdapter, github_emulator: GitHubEmulatorServer
