@@ -80,4 +80,3 @@ def check_summary(output: str, limit: int = 300) -> str:
         return tail[-limit:]
     names = "failed: " + ", ".join(failed)
     return f"{names[:limit]}; {tail[-limit:]}"
-
