@@ -4,19 +4,18 @@ rate limit, against the real embedded PostgreSQL with Microsoft's sample payload
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from include.contracts.risk import RiskClass
 from include.store import gates
 from include.store.tenants import HOOK_SECRET_HEADER, create_tenant
-from plugins.ingress.app import URL_PREFIX, create_app
+from plugins.ingress.app import URL_PREFIX
+from tests.plugins.conftest import make_client
 
 EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "ado-events"
 TENANT, HOOK_USER, HOOK_SECRET = "acme", "ado-acme", "s3cret-hook"
@@ -35,20 +34,6 @@ def counts(conn: psycopg.Connection) -> dict[str, int]:
 
 
 NOTHING = dict.fromkeys(DATA_TABLES, 0)
-
-
-def make_client(db_url: str, **limits: Any) -> Iterator[TestClient]:
-    app = create_app(db_url, **limits)
-    root = FastAPI()
-    root.mount(URL_PREFIX, app)
-    with TestClient(root) as client:
-        yield client
-    app.state.ingress.close()
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    yield from make_client(db_url)
 
 
 @pytest.fixture

@@ -20,14 +20,14 @@ import psycopg
 import pytest
 from airflow.models.crypto import get_fernet
 from cryptography.fernet import Fernet
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from include.contracts.ticket import TicketState
 from include.store.tenants import Tenant, check_github_signature, create_tenant, secret_digest
 from include.store.tickets import get_ticket
-from plugins.ingress.app import URL_PREFIX, create_app
+from plugins.ingress.app import URL_PREFIX
 from plugins.ingress.hooks import MAX_BODY_BYTES
+from tests.plugins.conftest import make_client
 
 EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "github-events"
 TENANT, OWNER, WEBHOOK_SECRET = "acme", "Codertocat", "It's a Secret to Everybody"
@@ -88,20 +88,6 @@ def fernet_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_fernet.cache_clear()
     yield key
     get_fernet.cache_clear()
-
-
-def make_client(db_url: str, **limits: Any) -> Iterator[TestClient]:
-    app = create_app(db_url, **limits)
-    root = FastAPI()
-    root.mount(URL_PREFIX, app)
-    with TestClient(root) as client:
-        yield client
-    app.state.ingress.close()
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    yield from make_client(db_url)
 
 
 def github_tenant(db: psycopg.Connection, owner: str | None = OWNER, secret: str | None = WEBHOOK_SECRET,

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from include.contracts.ticket import TicketState
 from include.store.tenants import Tenant, create_tenant, secret_digest
 from include.store.tickets import get_ticket
-from plugins.ingress.app import URL_PREFIX, create_app
+from plugins.ingress.app import URL_PREFIX
 
 EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "gitlab-events"
 TENANT, NAMESPACE, TOKEN = "acme", "gitlabhq", "gl-hook-token-1"
@@ -68,20 +66,6 @@ def post(client: TestClient, body: object, *, hook: str = "Issue Hook", uuid: st
             headers[name] = value
     content = raw if raw is not None else json.dumps(body).encode()
     return client.post(path, content=content, headers=headers)
-
-
-def make_client(db_url: str, **limits: Any) -> Iterator[TestClient]:
-    app = create_app(db_url, **limits)
-    root = FastAPI()
-    root.mount(URL_PREFIX, app)
-    with TestClient(root) as client:
-        yield client
-    app.state.ingress.close()
-
-
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    yield from make_client(db_url)
 
 
 def gitlab_tenant(db: psycopg.Connection, namespace: str | None = NAMESPACE, token: str | None = TOKEN,
