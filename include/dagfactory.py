@@ -19,6 +19,7 @@ from include.tenancy.naming import tenant_namespace, tenant_pool
 from operators.ado_pipeline import QueueAdoPipelineOperator
 from operators.agent_pod import AgentPodOperator
 from operators.cost_report import CostReportOperator
+from operators.final_check import FinalCheckOperator
 from operators.merge import MergeOperator
 from sensors.ado import AdoPipelineRunSensor
 from sensors.gate import GateSensor
@@ -65,9 +66,13 @@ def load_specs(db_url: str | None = None, only_dag_id: str | None = None) -> lis
 
 
 def build_ticket_dag(spec: TicketSpec) -> DAG:
-    """po_refine → dev_change → [pipeline_yaml] → test_fix_loop → [ci_queue → ci_wait] → review → [gate] → merge
-    → docs → report_cost. The ci tasks run the tenant's Azure Pipelines pipeline on the branch (ado tenants that
-    set one); an ado tenant's gate also reads its approvers' votes on the PR."""
+    """po_refine → dev_change → [pipeline_yaml] → test_fix_loop → [ci_queue → ci_wait] → review → final_check →
+    gate → merge → docs → report_cost. The ci tasks run the tenant's Azure Pipelines pipeline on the branch (ado
+    tenants that set one); an ado tenant's gate also reads its approvers' votes on the PR.
+
+    Every DAG has a gate: the class that decides it is the final change's (final_check), known only at run time,
+    so an R1 ticket whose fix rounds touched an auth module still parks there, and an R0/R1 change passes it at
+    once. A final_check that finds nothing to merge skips gate, merge and docs; report_cost still runs."""
     ticket = spec.ticket
     data = ticket.model_dump(mode="json")
     with DAG(
@@ -102,14 +107,12 @@ def build_ticket_dag(spec: TicketSpec) -> DAG:
         if spec.ado_conn_id and spec.ado_pipeline_id:
             steps += _ado_pipeline_tasks(data, spec.ado_pipeline_id, spec.ado_conn_id)
         steps.append(agent(AgentRole.REVIEW, "review", {"dev": "dev_change"}))
-        gate_task_id = None
-        if ticket.risk_class.needs_gate:
-            gate_task_id = "gate"
-            steps.append(GateSensor(task_id=gate_task_id, ticket=data, named_approvers=spec.approvers,
-                                    azure_devops_conn_id=spec.ado_conn_id))
-        steps.append(MergeOperator(task_id="merge", ticket=data, scm_kind=spec.scm_kind, gate_task_id=gate_task_id))
+        steps.append(FinalCheckOperator(task_id="final_check", ticket=data, scm_kind=spec.scm_kind))
+        steps.append(GateSensor(task_id="gate", ticket=data, named_approvers=spec.approvers,
+                                azure_devops_conn_id=spec.ado_conn_id))
+        steps.append(MergeOperator(task_id="merge", ticket=data, scm_kind=spec.scm_kind, gate_task_id="gate"))
         steps.append(agent(AgentRole.DOCS, "docs", {"dev": "dev_change", "po": "po_refine", "merge": "merge"}))
-        steps.append(CostReportOperator(task_id="report_cost", ticket=data))
+        steps.append(CostReportOperator(task_id="report_cost", ticket=data, trigger_rule="none_failed"))
         chain(*steps)
     return dag
 

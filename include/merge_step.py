@@ -1,7 +1,9 @@
 """What must hold before a ticket's PR merges, and the merge itself. Plain code: the operator only wires it.
 
 - tests green and review not blocking (upstream results);
-- the effective risk class is the planned one raised by what the real diff showed;
+- the risk class is the final check's (include/final_check.py): the class of what the merge would change,
+  never below the planned one; the merge runs that check again on the default branch as it is now, so a
+  change that landed meanwhile is closed instead of merged, and one that now classifies higher is refused;
 - R0/R1 merge on green (audited as automatic); R2/R3 need an approved gate. A gate task marked success
   in the UI counts as that user's approval and is recorded, so R3's two-person rule still applies.
 
@@ -15,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from include.contracts import DevResult, GateDecision, GateOutcome, ReviewResult, RiskClass, TestResult, Ticket
+from include.contracts.final_check import FinalCheckResult, FinalOutcome
 from include.costs import ticket_cost
 from include.scm import ScmAdapter
 from include.store import audit, gates
@@ -32,22 +35,28 @@ class MergeRefused(RuntimeError):
     """A precondition does not hold; retrying will not change it."""
 
 
-def effective_risk(ticket: Ticket, dev: DevResult) -> RiskClass:
-    return ticket.risk_class.at_least(dev.risk_class)
-
-
-def check_ready(ticket: Ticket, dev: DevResult, test: TestResult, review: ReviewResult, has_gate: bool) -> RiskClass:
+def check_ready(ticket: Ticket, final: FinalCheckResult, test: TestResult, review: ReviewResult) -> RiskClass:
+    """The class the merge is decided on; MergeRefused when tests, review or the final check say no."""
     if not test.passed:
         raise MergeRefused(f"tests are red for {ticket.ticket_key}: {test.summary}")
     if review.blocking:
         raise MergeRefused(f"review blocks {ticket.ticket_key}: {review.summary}")
-    risk = effective_risk(ticket, dev)
-    if risk.needs_gate and not has_gate:
+    if final.outcome is not FinalOutcome.MERGE:
+        raise MergeRefused(f"the final check of {ticket.ticket_key} found nothing to merge: {final.summary}")
+    return final.risk_class
+
+
+def recheck(checked: FinalCheckResult, now: FinalCheckResult, ticket: Ticket) -> None:
+    """Refuse when the default branch moved so that the change now deserves a higher class than the one the gate
+    (or the automatic merge) was decided on; conflicts are refused too. Empty outcomes are the caller's."""
+    if now.outcome is FinalOutcome.CONFLICT:
+        raise MergeRefused(now.summary)
+    if now.outcome is FinalOutcome.MERGE and now.risk_class.at_least(checked.risk_class) != checked.risk_class:
         raise MergeRefused(
-            f"the diff raised {ticket.ticket_key} from {ticket.risk_class} to {risk}, which needs a human gate; "
-            f"add the tag 'risk:{risk}' to the work item so its DAG is rebuilt with a gate"
+            f"the default branch moved since the final check of {ticket.ticket_key}: the change now classifies "
+            f"{now.risk_class.value}, not {checked.risk_class.value} ({'; '.join(now.reasons) or now.summary}); "
+            "clear final_check to check it and decide the gate again"
         )
-    return risk
 
 
 def confirm_gate(ticket: Ticket, run_id: str, ui_approver: str | None) -> dict[str, Any]:

@@ -6,12 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include import merge_step
+from include import final_check, merge_step
 from include.airflow_client import AirflowClient
 from include.contracts import DevResult, ReviewResult, TestResult, Ticket
+from include.contracts.final_check import FinalCheckResult, FinalOutcome
 from include.scm import adapter_for
+from include.ticket_end import end_without_merge
+from operators.final_check import plan_from_xcom
 
 
 class MergeOperator(BaseOperator):
@@ -19,7 +22,7 @@ class MergeOperator(BaseOperator):
 
     :param ticket: the Ticket as a JSON-able dict.
     :param scm_kind: the tenant's SCM adapter (``local`` by default).
-    :param gate_task_id: the gate task of this DAG, or None when the ticket's class merges on green.
+    :param gate_task_id: the gate task of this DAG; consulted when the final check's class needs a gate.
     """
 
     ui_color = "#d1fae5"
@@ -37,12 +40,17 @@ class MergeOperator(BaseOperator):
         dev = DevResult.model_validate(ti.xcom_pull(task_ids="dev_change"))
         test = TestResult.model_validate(ti.xcom_pull(task_ids="test_fix_loop"))
         review = ReviewResult.model_validate(ti.xcom_pull(task_ids="review"))
+        checked = FinalCheckResult.model_validate(ti.xcom_pull(task_ids="final_check"))
+        scm = adapter_for(ticket.tenant, self.scm_kind, repo=ticket.repo)
         try:
-            risk = merge_step.check_ready(ticket, dev, test, review, has_gate=self.gate_task_id is not None)
+            risk = merge_step.check_ready(ticket, checked, test, review)
             gate = None
             if risk.needs_gate:
                 gate = merge_step.confirm_gate(ticket, context["run_id"], self._ui_approver(ticket, context))
-            scm = adapter_for(ticket.tenant, self.scm_kind, repo=ticket.repo)
+            now = final_check.check(scm, ticket, dev.branch, plan_from_xcom(ti, ticket, dev))
+            if now.outcome in (FinalOutcome.ALREADY_LANDED, FinalOutcome.NOTHING_TO_CHANGE):
+                raise AirflowSkipException(end_without_merge(scm, ticket, dev.pr_id, now, context["run_id"]))
+            merge_step.recheck(checked, now, ticket)
             result = merge_step.merge(scm, ticket, dev, risk, context["run_id"])
         except merge_step.MergeRefused as refused:
             raise AirflowFailException(str(refused)) from None

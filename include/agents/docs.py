@@ -30,8 +30,10 @@ from include.agents.playbooks import pipeline as template
 from include.agents.playbooks.secrets import env_vars_in
 from include.agents.prose import Prose, grounded
 from include.agents.workspace import checked_out, diffstat
-from include.contracts import AgentTask, ChangeKind, DocsResult, Ticket
+from include.contracts import AgentTask, ChangeKind, DocsResult, RiskClass, Ticket
+from include.policies.final_diff import classify_final_diff
 from include.scm import FileChange, PullRequest, ScmAdapter, ScmError
+from include.scm.git import run_git
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +169,10 @@ def run(task: AgentTask) -> DocsResult:
     main_pr = scm.get_pr(dev.pr_id)
     if main_pr.status != "completed":
         raise AgentError(f"the docs step runs after PR #{dev.pr_id} is merged; it is {main_pr.status}")
+    merge_commit = str(task.upstream.get("merge", {}).get("merge_commit") or main_pr.merge_commit or "")
+    if not merge_commit:
+        raise AgentError(f"the docs step of {ticket.ticket_key} documents the merged commit, but neither the merge "
+                         f"step nor PR #{dev.pr_id} names one")
     entry = changelog.entry_line(ticket, dev.pr_id)
     conflict = ""
     for attempt in range(1, MERGE_ATTEMPTS + 1):
@@ -175,10 +181,11 @@ def run(task: AgentTask) -> DocsResult:
         if pr is not None and pr.status == "completed":
             return _result(scm, pr, entry)
         if pr is None or pr.status == "abandoned":
-            pr = _build(scm, task, branch, dev.pr_id, dev.files_changed)
+            pr = _build(scm, task, branch, dev.pr_id, merge_commit)
             if pr is None:
                 return DocsResult(summary=f"docs for AB#{ticket.workitem_id} are already up to date",
                                   changelog_entry=entry, readme_updated=False)
+            _check_docs_change(scm, ticket, pr)
         scm.set_status(pr.pr_id, STATUS_CONTEXT, "succeeded", "documentation only")
         try:
             return _result(scm, scm.merge(pr.pr_id), entry)
@@ -195,16 +202,18 @@ def run(task: AgentTask) -> DocsResult:
                      f"attempts: {conflict}")
 
 
-def _build(
-    scm: ScmAdapter, task: AgentTask, branch: str, pr_id: int, files_changed: list[str]
-) -> PullRequest | None:
-    """Branch from the current default branch, commit the docs edits, open the (non-draft) PR; None when
-    the default branch already documents the change."""
+def _build(scm: ScmAdapter, task: AgentTask, branch: str, pr_id: int, merge_commit: str) -> PullRequest | None:
+    """Branch from the current default branch, commit the docs edits for what `merge_commit` really changed,
+    open the (non-draft) PR; None when the default branch already documents the change."""
     ticket = task.ticket
     default = scm.default_branch(ticket.repo)
-    written = write_up(task, pr_id, files_changed)  # before the first write: a budget refusal leaves nothing
     scm.ensure_branch(ticket.repo, branch, default)
     with checked_out(scm, ticket.repo, branch) as workdir:
+        files_changed = merged_files(workdir, merge_commit)
+        if not files_changed:
+            raise AgentError(f"merge commit {merge_commit[:12]} of {ticket.ticket_key} changed no file: there is "
+                             "nothing to document, and a CHANGELOG line would claim a change that is not there")
+        written = write_up(task, pr_id, files_changed)  # before the first write: a budget refusal leaves nothing
         changes = plan_docs(ticket, workdir, pr_id, default, files_changed, written.value if written else None)
     if not changes and scm.head(ticket.repo, branch) == scm.head(ticket.repo, default):
         return None
@@ -214,6 +223,23 @@ def _build(
                          idempotency_key(ticket, "docs"))
     return scm.open_pr(ticket.repo, branch, default, f"[#{ticket.workitem_id}] Docs: {ticket.title}",
                        description, draft=False, workitem_id=ticket.workitem_id)
+
+
+def merged_files(workdir: Path, merge_commit: str) -> list[str]:
+    """The files the ticket's merge commit changed on the default branch (its first parent is the branch before
+    the merge): the docs describe this, not the plan and not the Dev step's first diff."""
+    proc = run_git("diff", "--name-only", "--no-renames", f"{merge_commit}^1", merge_commit, "--", cwd=workdir)
+    return sorted(line for line in proc.stdout.splitlines() if line.strip())
+
+
+def _check_docs_change(scm: ScmAdapter, ticket: Ticket, pr: PullRequest) -> None:
+    """The docs PR meets the policy every PR meets: a docs change that the risk tables would not merge on green
+    (a touched CI file, a huge diff) is left open for a person instead of merged."""
+    stat = diffstat(scm.diff(pr.pr_id))
+    risk, reasons = classify_final_diff(RiskClass.R0, stat.all_files, stat.lines, kind=ChangeKind.DOCS)
+    if risk.needs_gate:
+        raise AgentError(f"docs PR #{pr.pr_id} of {ticket.ticket_key} classifies {risk.value} "
+                         f"({'; '.join(reasons)}); it is left open for a person to review")
 
 
 def _result(scm: ScmAdapter, pr: PullRequest, entry: str) -> DocsResult:

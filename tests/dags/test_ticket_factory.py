@@ -22,7 +22,8 @@ SEEDED = [
     (105, ChangeKind.DOCS, RiskClass.R0),
     (106, ChangeKind.FEATURE, RiskClass.R2),
 ]
-BASE_CHAIN = ["po_refine", "dev_change", "pipeline_yaml", "test_fix_loop", "review", "merge", "docs", "report_cost"]
+BASE_CHAIN = ["po_refine", "dev_change", "pipeline_yaml", "test_fix_loop", "review", "final_check", "gate", "merge",
+              "docs", "report_cost"]
 
 
 def make_ticket(workitem: int, kind: ChangeKind, risk: RiskClass, tenant: str = "demo") -> Ticket:
@@ -76,8 +77,6 @@ def test_recently_closed_ticket_keeps_its_dag_only_if_it_ran(db: psycopg.Connect
 def test_ticket_dag_follows_the_ticket(dagbag: DagBag, workitem: int, kind: ChangeKind, risk: RiskClass) -> None:
     dag = dagbag.dags[f"ticket__demo__{workitem}"]
     expected = [t for t in BASE_CHAIN if not (t == "pipeline_yaml" and kind is ChangeKind.DOCS)]
-    if risk.needs_gate:
-        expected.insert(expected.index("merge"), "gate")
     assert [t.task_id for t in dag.topological_sort()] == expected
     for upstream, downstream in zip(expected, expected[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids
@@ -88,6 +87,7 @@ def test_ticket_dag_follows_the_ticket(dagbag: DagBag, workitem: int, kind: Chan
     for task in dag.tasks:
         assert task.retries >= 2, task.task_id
         assert task.pool == "tenant_demo"
+    assert dag.get_task("report_cost").trigger_rule == "none_failed", "a ticket that ends unmerged is still costed"
 
 
 def test_gate_of_an_r3_ticket_names_the_tenant_approvers(dagbag: DagBag) -> None:
@@ -115,7 +115,7 @@ def test_agents_and_merge_get_the_tenant_scm_kind(db: psycopg.Connection) -> Non
     dag = build_all(only_dag_id="ticket__contoso__120")["ticket__contoso__120"]
     kinds = {t.task_id: t.scm_kind for t in dag.tasks if hasattr(t, "scm_kind")}
     assert kinds == dict.fromkeys(kinds, "ado")
-    assert set(kinds) == set(BASE_CHAIN) - {"report_cost"}, "every step that touches the forge"
+    assert set(kinds) == set(BASE_CHAIN) - {"gate", "report_cost"}, "every step that touches the forge"
 
 
 def test_an_ado_tenant_with_a_pipeline_runs_it_before_review_and_reads_votes_at_the_gate(
@@ -125,7 +125,7 @@ def test_an_ado_tenant_with_a_pipeline_runs_it_before_review_and_reads_votes_at_
     dag = build_all(only_dag_id="ticket__contoso__121")["ticket__contoso__121"]
     order = [t.task_id for t in sorted(dag.tasks, key=lambda t: len(t.get_flat_relatives(upstream=True)))]
     assert order == ["po_refine", "dev_change", "pipeline_yaml", "test_fix_loop", "ci_queue", "ci_wait", "review",
-                     "gate", "merge", "docs", "report_cost"]
+                     "final_check", "gate", "merge", "docs", "report_cost"]
     queue, wait, gate = dag.get_task("ci_queue"), dag.get_task("ci_wait"), dag.get_task("gate")
     assert (queue.pipeline_id, queue.azure_devops_conn_id) == (7, "ado_contoso")
     assert (wait.pipeline_id, wait.azure_devops_conn_id) == (7, "ado_contoso")
