@@ -14,8 +14,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from include.agents.evidence import unmet
 from include.agents.workspace import diffstat
 from include.contracts import ChangeKind, DevResult, PipelineResult, PoResult, RiskClass, Ticket
+from include.contracts.evidence import CriterionEvidence
 from include.contracts.final_check import FinalCheckResult, FinalOutcome
 from include.policies.final_diff import classify_final_diff
 from include.scm import ScmAdapter
@@ -73,6 +75,20 @@ def check(scm: ScmAdapter, ticket: Ticket, branch: str, plan: Plan) -> FinalChec
                    lines=stat.lines,
                    summary=f"the merge would change {len(stat.all_files)} file(s), {stat.lines} line(s) on "
                            f"{default}@{base[:12]}; risk {verdict}")
+
+
+def with_unmet_criteria(result: FinalCheckResult, criteria: list[CriterionEvidence]) -> FinalCheckResult:
+    """An unmet acceptance criterion blocks the merge of R1 and above unless a person overrides it at the gate:
+    such a change is raised to at least R2, with the criteria as reasons, so it parks there. R0 (docs, lint)
+    merges on green as before: its criteria are reported, not enforced."""
+    missing = unmet(criteria)
+    if result.outcome is not FinalOutcome.MERGE or not missing or result.risk_class is RiskClass.R0:
+        return result
+    reasons = [*result.reasons, *(f"acceptance criterion unmet: {c.text} ({c.evidence})" for c in missing)]
+    risk = result.risk_class.at_least(RiskClass.R2)
+    return result.model_copy(update={"risk_class": risk, "reasons": reasons,
+                                     "summary": f"{result.summary}; {len(missing)} acceptance criterion(s) unmet, "
+                                                "a person decides at the gate"})
 
 
 def gate_comment(result: FinalCheckResult) -> str:

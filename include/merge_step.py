@@ -80,8 +80,10 @@ def confirm_gate(ticket: Ticket, run_id: str, ui_approver: str | None) -> dict[s
     return {"status": gate["status"], "decisions": [{k: str(v) for k, v in d.items()} for d in made]}
 
 
-def merge(scm: ScmAdapter, ticket: Ticket, dev: DevResult, risk: RiskClass, run_id: str) -> dict[str, Any]:
-    """Complete the PR (idempotent in the adapter) and audit how it was allowed to merge."""
+def merge(scm: ScmAdapter, ticket: Ticket, dev: DevResult, risk: RiskClass, run_id: str,
+          reasons: list[str] | None = None) -> dict[str, Any]:
+    """Complete the PR (idempotent in the adapter) and audit how it was allowed to merge: the final check's
+    reasons go with it, so an unmet acceptance criterion approved at the gate is on record as overridden."""
     pr = scm.get_pr(dev.pr_id)
     if pr.is_draft:
         pr = scm.publish(pr.pr_id)
@@ -90,7 +92,9 @@ def merge(scm: ScmAdapter, ticket: Ticket, dev: DevResult, risk: RiskClass, run_
         audit.append(conn, actor="ticketpilot", action="pr.merged" if risk.needs_gate else "pr.merged.auto",
                      subject=ticket.ticket_key,
                      details={"run_id": run_id, "pr_id": merged.pr_id, "merge_commit": merged.merge_commit,
-                              "risk_class": risk.value})
+                              "risk_class": risk.value, "reasons": reasons or [],
+                              "overridden_criteria": [r for r in reasons or []
+                                                      if r.startswith("acceptance criterion unmet")]})
     return {"pr_id": merged.pr_id, "merge_commit": merged.merge_commit, "risk_class": risk.value,
             "pr_url": merged.url}
 

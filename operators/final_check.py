@@ -16,6 +16,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include import final_check
 from include.contracts import DevResult, PipelineResult, PoResult, Ticket
+from include.contracts.evidence import CriterionEvidence
 from include.contracts.final_check import FinalOutcome
 from include.scm import adapter_for
 from include.store import audit
@@ -43,7 +44,9 @@ class FinalCheckOperator(BaseOperator):
         dev = DevResult.model_validate(ti.xcom_pull(task_ids="dev_change"))
         plan = plan_from_xcom(ti, ticket, dev)
         scm = adapter_for(ticket.tenant, self.scm_kind, repo=ticket.repo)
-        result = final_check.check(scm, ticket, dev.branch, plan)
+        review = ti.xcom_pull(task_ids="review") or {}
+        criteria = [CriterionEvidence.model_validate(item) for item in review.get("criteria", [])]
+        result = final_check.with_unmet_criteria(final_check.check(scm, ticket, dev.branch, plan), criteria)
         self.log.info("Final check of %s: %s", ticket.ticket_key, result.summary)
         for reason in result.reasons:
             self.log.info("  %s", reason)

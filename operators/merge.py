@@ -51,7 +51,7 @@ class MergeOperator(BaseOperator):
             if now.outcome in (FinalOutcome.ALREADY_LANDED, FinalOutcome.NOTHING_TO_CHANGE):
                 raise AirflowSkipException(end_without_merge(scm, ticket, dev.pr_id, now, context["run_id"]))
             merge_step.recheck(checked, now, ticket)
-            result = merge_step.merge(scm, ticket, dev, risk, context["run_id"])
+            result = merge_step.merge(scm, ticket, dev, risk, context["run_id"], checked.reasons)
         except merge_step.MergeRefused as refused:
             raise AirflowFailException(str(refused)) from None
         self.log.info("Merged PR #%s of %s as %s (%s)", result["pr_id"], ticket.ticket_key, result["merge_commit"],

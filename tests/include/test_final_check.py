@@ -9,6 +9,7 @@ import pytest
 
 from include import final_check, merge_step
 from include.contracts import ChangeKind, DevResult, PipelineResult, PoResult, RiskClass, Ticket
+from include.contracts.evidence import CriterionEvidence, CriterionStatus
 from include.contracts.final_check import FinalOutcome
 from include.policies.final_diff import classify_final_diff
 from include.scm import FileChange
@@ -105,3 +106,18 @@ def test_the_merge_refuses_when_main_moved_so_that_the_class_rose(forge: LocalFo
     with pytest.raises(merge_step.MergeRefused, match="now classifies R3, not R0"):
         merge_step.recheck(checked, now, TICKET)
     merge_step.recheck(checked, checked, TICKET)  # unchanged: no objection
+
+
+def test_an_unmet_criterion_parks_an_r1_change_at_the_gate_but_not_an_r0_one(forge: LocalForge) -> None:
+    commit(forge, TICKET.branch, "app/core.py", "import os\n", "k1")
+    checked = final_check.check(forge, TICKET, TICKET.branch, final_check.Plan(RiskClass.R1, ChangeKind.FEATURE))
+    unmet = CriterionEvidence(text="test_total passes", check="tests", status=CriterionStatus.UNMET,
+                              evidence="no test named test_total in the repository")
+    met = unmet.model_copy(update={"status": CriterionStatus.MET})
+    parked = final_check.with_unmet_criteria(checked, [met, unmet])
+    assert parked.risk_class == RiskClass.R2 and parked.raised
+    assert parked.reasons[-1] == ("acceptance criterion unmet: test_total passes "
+                                  "(no test named test_total in the repository)")
+    assert final_check.with_unmet_criteria(checked, [met]) == checked
+    r0 = final_check.check(forge, TICKET, TICKET.branch, LINT_PLAN)
+    assert final_check.with_unmet_criteria(r0, [unmet]).risk_class == RiskClass.R0
