@@ -1,11 +1,11 @@
 """The SCM interface every adapter implements. Every write is idempotent: retrying it after a crash
 changes nothing that already happened (branches are looked up before creation, PRs by source branch,
-commits by a `Ticketpilot-Key` trailer, comments by an idempotency key, merges by PR status)."""
+commits by a `Ticketpilot-Key` trailer, comments by an idempotency key, merges and abandons by PR status)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -93,5 +93,21 @@ class ScmAdapter(Protocol):
     def merge(self, pr_id: int, strategy: Literal["squash"] = "squash") -> PullRequest:
         """Complete the PR; merging a completed PR returns it unchanged."""
 
+    def abandon(self, pr_id: int, reason: str, idempotency_key: str) -> PullRequest:
+        """Close the PR without merging, `reason` posted first as a comment under `idempotency_key`, so a PR
+        that should not merge (its change already landed, or nothing is left to change) says why. An
+        abandoned PR is returned unchanged (no second comment); a completed one is refused with ScmError.
+        `find_pr` then returns it with status "abandoned" until a new PR opens from the same branch."""
+
     def diff(self, pr_id: int) -> str:
         """Unified diff of the PR's source branch against the target's merge base."""
+
+
+@runtime_checkable
+class CommentsOnWorkItems(Protocol):
+    """The optional part of an adapter whose forge holds the ticket's work item (Azure DevOps): a ticket that
+    ends without a merge ("nothing to change", refused) explains itself on the board, its state untouched."""
+
+    def comment_work_item(self, workitem_id: int, text: str, idempotency_key: str) -> None:
+        """Post `text` (plain text; the adapter escapes it for its board) once per `idempotency_key` on the work
+        item; a retry finds the earlier comment."""

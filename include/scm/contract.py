@@ -37,3 +37,9 @@ def excluded_ref(branch: str, default: str) -> str | None:
     """What a trailer lookup on `branch` skips: a key already merged to the default branch does not count
     as done on a new branch."""
     return None if branch == default else f"refs/heads/{default}"
+
+
+def check_abandonable(label: str, status: str) -> None:
+    """A merged PR stays merged: abandoning it would claim its change never landed."""
+    if status == "completed":
+        raise ScmError(f"{label} is already merged; a merged PR cannot be abandoned")

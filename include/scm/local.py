@@ -293,6 +293,28 @@ class LocalForge:
                 return self._record_merge(pr_id, commit)
         raise ScmError(f"{pr.target_branch!r} of {pr.repo!r} moved {_TRIES} times during merging; retry")
 
+    def abandon(self, pr_id: int, reason: str, idempotency_key: str) -> PullRequest:
+        """Comment, then mark the row abandoned. Git is checked first, as by merge: a PR whose merge commit
+        landed without its row being written is recorded as merged and refused, never hidden as abandoned."""
+        pr = self.get_pr(pr_id)
+        if pr.status == "active":
+            tip = self._tip(pr.repo, pr.target_branch)
+            if merged := self._repo(pr.repo).find_trailer(tip, PR_TRAILER, str(pr_id)):
+                pr = self._record_merge(pr_id, merged)
+        contract.check_abandonable(f"PR {pr_id}", pr.status)
+        if pr.status == "abandoned":
+            return pr
+        self.comment(pr_id, reason, idempotency_key)
+        with self._db() as conn:
+            conn.execute(
+                "UPDATE ticketpilot.pull_requests SET status = 'abandoned', completed_at = now() "
+                "WHERE pr_id = %s AND tenant_id = %s AND status = 'active'",
+                (pr_id, self.tenant),
+            )
+            pr = self._pr(self._pr_row(conn, pr_id))
+        contract.check_abandonable(f"PR {pr_id}", pr.status)  # merged by someone else meanwhile
+        return pr
+
     def _check_mergeable(self, pr: PullRequest) -> None:
         contract.check_not_draft(f"PR {pr.pr_id}", pr.is_draft)
         contract.check_not_failing(f"PR {pr.pr_id}", self.statuses(pr.pr_id))

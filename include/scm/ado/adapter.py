@@ -9,6 +9,7 @@ comments by a hidden marker line, merges by PR status."""
 
 from __future__ import annotations
 
+import html
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -300,6 +301,23 @@ class AdoAdapter:
         source = self._tip(pr.repo, pr.source_branch)
         self.client.complete_pr(pr.repo, pr_id, source, "squash")
         return self._await_completion(pr_id)
+
+    @_mapped("abandoning a pull request")
+    def abandon(self, pr_id: int, reason: str, idempotency_key: str) -> PullRequest:
+        """Post `reason` as a thread, then set the PR's status to abandoned (see ScmAdapter.abandon)."""
+        pr = self.get_pr(pr_id)
+        contract.check_abandonable(f"PR {pr_id}", pr.status)
+        if pr.status == "abandoned":
+            return pr
+        self.comment(pr_id, reason, idempotency_key)
+        self.client.abandon_pr(pr.repo, pr_id)
+        return self.get_pr(pr_id)
+
+    @_mapped("commenting on the work item")
+    def comment_work_item(self, workitem_id: int, text: str, idempotency_key: str) -> None:
+        """A comment on the ticket's work item, its state untouched (see include/scm/ado/workitems.py). `text` is
+        plain text: the board renders comments as HTML, so it is escaped here, where that is known."""
+        workitems.comment(self.client, workitem_id, f"<p>{html.escape(text)}</p>", idempotency_key)
 
     @_mapped("resolving the work item")
     def resolve_work_item(self, workitem_id: int, comment: str) -> None:

@@ -35,6 +35,7 @@ from include.scm.ado.models import (
     Reviewer,
     WorkItem,
     WorkItemComment,
+    WorkItemCommentList,
 )
 from include.scm.ado.retry import Pacer, RetryPolicy, send_with_retry
 
@@ -152,6 +153,19 @@ class AdoClient:
         data = self._call("POST", f"wit/workItems/{work_item_id}/comments", body={"text": text},
                           api_version=COMMENTS_API_VERSION)
         return WorkItemComment.model_validate(data)
+
+    def work_item_comments(self, work_item_id: int) -> list[WorkItemComment]:
+        """Every comment of the work item, oldest first, following the continuation token page by page."""
+        found: list[WorkItemComment] = []
+        token: str | None = None
+        while True:
+            data = self._call("GET", f"wit/workItems/{work_item_id}/comments", api_version=COMMENTS_API_VERSION,
+                              params={"order": "asc", "continuationToken": token})
+            page = WorkItemCommentList.model_validate(data)
+            found += page.comments
+            if not page.continuation_token or page.continuation_token == token:
+                return found
+            token = page.continuation_token
 
     # --- git ----------------------------------------------------------------------------------------
 
@@ -302,6 +316,16 @@ class AdoClient:
         except AdoError:
             current = self.get_pr(repo, pr_id)
             if current.status != "completed":
+                raise
+            return current
+
+    def abandon_pr(self, repo: str, pr_id: int) -> PullRequest:
+        """Close the PR without merging; a replay whose first attempt landed finds it abandoned."""
+        try:
+            return self._update_pr(repo, pr_id, {"status": "abandoned"})
+        except AdoError:
+            current = self.get_pr(repo, pr_id)
+            if current.status != "abandoned":
                 raise
             return current
 

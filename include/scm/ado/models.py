@@ -52,6 +52,13 @@ class WorkItemComment(AdoModel):
     created_date: str = ""
 
 
+class WorkItemCommentList(AdoModel):
+    """One page of a work item's comments; `continuation_token` is None on the last page."""
+
+    comments: list[WorkItemComment] = []
+    continuation_token: str | None = None
+
+
 class PatchOp(AdoModel):
     """One JSON Patch operation against a work item (RFC 6902, as ADO reads it)."""
 

@@ -7,7 +7,7 @@ overwritten). Reads of history and content go through a bare mirror fetched over
 include/scm/mirror.py), with the token as Basic credentials for the user `x-access-token`, the form that works
 for PATs and GitHub App installation tokens alike. Idempotency follows include/scm/base.py: branches are
 looked up before creation, PRs by source branch, commits by a `Ticketpilot-Key` trailer, comments by a hidden
-marker line, merges by PR state.
+marker line, merges and closes by PR state.
 
 GitHub differences the contract absorbs: PR ids pack repository id and number (ids.py); the work item id
 rides in the PR body as a hidden marker; statuses belong to the head commit, so a new commit starts with
@@ -329,6 +329,20 @@ class GitHubAdapter:
             if not self.client.get_pull(info.full_name, raw.number).is_merged:
                 raise
         return self.get_pr(pr_id)
+
+    @mapped("closing a pull request")
+    def abandon(self, pr_id: int, reason: str, idempotency_key: str) -> PullRequest:
+        """Post `reason` as an issue comment, then close the PR unmerged (see ScmAdapter.abandon)."""
+        info, raw = self._pull(pr_id)
+        pr = self._pr(info, raw)
+        contract.check_abandonable(f"PR {pr_id}", pr.status)
+        if pr.status == "abandoned":
+            return pr
+        self.comment(pr_id, reason, idempotency_key)
+        self.client.close_pull(info.full_name, raw.number)
+        pr = self.get_pr(pr_id)
+        contract.check_abandonable(f"PR {pr_id}", pr.status)  # merged by someone else meanwhile
+        return pr
 
     def _pull(self, pr_id: int) -> tuple[Repository, GitHubPullRequest]:
         repository_id, number = unpack_pr_id(pr_id)

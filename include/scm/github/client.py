@@ -206,6 +206,11 @@ class GitHubClient:
                 raise
             return found[0]
 
+    def close_pull(self, repo: str, number: int) -> PullRequest:
+        """Close without merging (`PATCH state=closed`); closing a closed PR changes nothing, so it replays."""
+        data = self._call("PATCH", f"repos/{repo}/pulls/{number}", body={"state": "closed"}, replay_safe=True)
+        return PullRequest.model_validate(data)
+
     def mark_ready_for_review(self, node_id: str) -> None:
         """Draft → ready for review. REST has no endpoint for it; GraphQL's mutation does it."""
         self.graphql(MARK_READY, {"id": node_id})

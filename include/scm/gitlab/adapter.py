@@ -3,7 +3,7 @@
 Writes go through REST (commits API, merge requests, notes, discussions, commit statuses); history and content
 are read from a bare mirror fetched over git smart HTTP (see mirror.py). Idempotency follows
 include/scm/base.py: branches are looked up before creation, merge requests by source branch, commits by a
-`Ticketpilot-Key` trailer, comments by a hidden marker line, merges by merge request state.
+`Ticketpilot-Key` trailer, comments by a hidden marker line, merges and closes by merge request state.
 
 Repository names are project paths inside the namespace. PR ids are merge request iids, which GitLab numbers
 per project. The adapter a ticket's steps use is bound to the ticket's repository (`repo`, passed by
@@ -318,6 +318,21 @@ class GitLabAdapter:
             raise ScmError(f"MR !{pr_id} did not merge ({merged.merge_error or merged.detailed_merge_status}); "
                            f"resolve it in GitLab ({pr.url}) and re-run the merge")
         return self._pr(pr.repo, merged)
+
+    @_mapped("closing a merge request")
+    def abandon(self, pr_id: int, reason: str, idempotency_key: str) -> PullRequest:
+        """Post `reason` as a note, then close the MR unmerged (see ScmAdapter.abandon)."""
+        pr = self.get_pr(pr_id)
+        contract.check_abandonable(f"MR !{pr_id}", pr.status)
+        if pr.status == "abandoned":
+            return pr
+        self.comment(pr_id, reason, idempotency_key)
+        closed = self._pr(pr.repo, self.client.close_merge_request(self.project_path(pr.repo), pr_id))
+        contract.check_abandonable(f"MR !{pr_id}", closed.status)  # merged by someone else meanwhile
+        if closed.status != "abandoned":
+            raise ScmError(f"GitLab did not close MR !{pr_id} (it is {closed.status}); close it in GitLab "
+                           f"({pr.url}) and re-run the step")
+        return closed
 
     # --- iids and mapping ---------------------------------------------------------------------------
 

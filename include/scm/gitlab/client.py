@@ -203,6 +203,12 @@ class GitLabClient:
         response = self._send("PUT", f"{_p(project)}/merge_requests/{iid}", body=fields)
         return MergeRequest.model_validate(response.json())
 
+    def close_merge_request(self, project: str | int, iid: int) -> MergeRequest:
+        """`state_event=close`; GitLab ignores it on an MR already closed or merged, so it replays safely."""
+        response = self._send("PUT", f"{_p(project)}/merge_requests/{iid}", body={"state_event": "close"},
+                              replay_safe=True)
+        return MergeRequest.model_validate(response.json())
+
     def merge(self, project: str | int, iid: int, sha: str, *, squash: bool = True) -> MergeRequest:
         """Merge as of source head `sha` (GitLab refuses with 409 if the branch moved); merging an MR that is
         already merged returns it, so a replay after a lost answer is a success."""

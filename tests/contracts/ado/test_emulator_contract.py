@@ -36,6 +36,8 @@ OPERATIONS: dict[str, tuple[str, str, str, int, str | None]] = {
                          "wit/httpExamples/workItems/PATCH__wit_workitems__taskId_.json"),
     "add_comment": ("wit", "POST", "/{organization}/{project}/_apis/wit/workItems/{workItemId}/comments", 200,
                     "wit/httpExamples/comments/POST__wit_workitems__taskId__comments_create.json"),
+    "list_comments": ("wit", "GET", "/{organization}/{project}/_apis/wit/workItems/{workItemId}/comments?", 200,
+                      None),
     "list_refs": ("git", "GET", GIT + "/refs", 200,
                   "git/httpExamples/refs/GET__git_repositories__repositoryId__refs_heads.json"),
     "update_refs": ("git", "POST", GIT + "/refs", 200,
@@ -52,6 +54,8 @@ OPERATIONS: dict[str, tuple[str, str, str, int, str | None]] = {
                "git/httpExamples/pullRequests/GET__git_repositories__repositoryId__pullRequests__pullRequestId_.json"),
     "update_pr": ("git", "PATCH", GIT + "/pullrequests/{pullRequestId}", 200,
                   "git/httpExamples/pullRequests/PATCH__git_repositories__repositoryId__pullRequests__pullRequestId_.json"),
+    "abandon_pr": ("git", "PATCH", GIT + "/pullrequests/{pullRequestId}", 200,
+                   "git/httpExamples/pullRequests/PATCH__git_repositories__repositoryId__pullRequests__pullRequestId_.json"),
     "create_thread": ("git", "POST", PR + "/threads", 200,
                       "git/httpExamples/pullRequestThreads/"
                       "POST__git_repositories__repositoryId__pullRequests__pullRequestId__threads.json"),
@@ -82,6 +86,8 @@ KEY_ALLOWANCES: dict[str, dict[str, str]] = {
     "update_pr": {"isDraft": "drafts postdate the example", "workItemRefs": "sent because we link work items",
                   "closedDate": "set because the PATCH completed the PR", "closedBy": "as closedDate",
                   "completionOptions": "echoed because the PATCH carried them"},
+    "abandon_pr": {"isDraft": "drafts postdate the example", "workItemRefs": "sent because we link work items",
+                   "closedDate": "set because the PATCH abandoned the PR", "closedBy": "as closedDate"},
     "push": {"repository": "7.1 pushes name their repository (GitPush.repository)"},
     "list_refs": {},
 }
@@ -163,6 +169,9 @@ def _pattern(method: str, template: str) -> tuple[str, re.Pattern[str]]:
 
 
 PATTERNS = {name: _pattern(op[1], op[2]) for name, op in OPERATIONS.items()}
+# Operations that share a method and path, told apart by the answer: the PATCH that abandons a PR.
+ANSWERED_BY = {"abandon_pr": lambda body: body.get("status") == "abandoned",
+               "update_pr": lambda body: body.get("status") != "abandoned"}
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +204,11 @@ def answers(ado_server: EmulatorServer) -> dict[str, tuple[int, Any]]:
                              target_url="https://ci.example.test/runs/1")
         client.publish_pr("app", pr.pull_request_id)
         client.complete_pr("app", pr.pull_request_id, pushed.commit_id)
+        client.create_branch("app", "feature/drop", main)
+        client.push("app", "feature/drop", main, "Drop it",
+                    [ItemChange(change_type="add", path="drop.txt", content="drop\n")])
+        client.abandon_pr("app", client.create_pr("app", "feature/drop", "main", "Drop it").pull_request_id)
+        client.work_item_comments(item["id"])
         run = client.run_pipeline(7, "feature/greet")
         client.get_run(7, run.id)
         client.latest_build(7, "feature/greet")
@@ -202,7 +216,8 @@ def answers(ado_server: EmulatorServer) -> dict[str, tuple[int, Any]]:
     for method, path, status, body in recorder.exchanges:
         for name, (op_method, pattern) in PATTERNS.items():
             empty_list = name in found and found[name][1].get("value") == []
-            if method == op_method and pattern.match(path) and (name not in found or empty_list):
+            answered = ANSWERED_BY.get(name, lambda _: True)(body or {})
+            if method == op_method and pattern.match(path) and answered and (name not in found or empty_list):
                 found[name] = (status, body)
     return found
 

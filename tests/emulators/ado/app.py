@@ -139,14 +139,36 @@ def _work_item_routes(app: FastAPI, state: EmulatorState) -> None:
 
     @app.post(API + "/wit/workItems/{item_id}/comments")
     async def add_comment(item_id: int, request: Request) -> dict[str, Any]:
-        version = request.query_params["api-version"]
-        if "-preview" not in version:
-            raise AdoHttpError(400, f"The requested version \"{version}\" of the resource is under preview. The "
-                                    "-preview flag must be supplied in the api-version for such requests.",
-                               "VssInvalidPreviewVersionException")
+        _require_preview(request)
         state.work_item(item_id)
         body = await request.json()
         return state.add_comment(item_id, str(body.get("text", "")))
+
+    @app.get(API + "/wit/workItems/{item_id}/comments")
+    async def list_comments(item_id: int, request: Request) -> dict[str, Any]:
+        """Comments_Get Comments: a page of `$top` (default 200) in `order`, the next one by continuationToken
+        (the emulator's token is the offset; clients treat it as opaque)."""
+        _require_preview(request)
+        state.work_item(item_id)
+        query = request.query_params
+        comments = [c for c in state.comments[item_id] if not c["isDeleted"]]
+        if query.get("order", "desc").lower() == "desc":
+            comments.reverse()
+        start, top = int(query.get("continuationToken") or 0), int(query.get("$top") or 200)
+        page = comments[start:start + top]
+        more = start + top < len(comments)
+        url = state.api(f"wit/workItems/{item_id}/comments")
+        return {"totalCount": len(comments), "count": len(page), "comments": page, "url": url,
+                **({"continuationToken": str(start + top), "nextPage": f"{url}?continuationToken={start + top}"}
+                   if more else {})}
+
+
+def _require_preview(request: Request) -> None:
+    version = request.query_params["api-version"]
+    if "-preview" not in version:
+        raise AdoHttpError(400, f"The requested version \"{version}\" of the resource is under preview. The "
+                                "-preview flag must be supplied in the api-version for such requests.",
+                           "VssInvalidPreviewVersionException")
 
 
 def _git_routes(app: FastAPI, state: EmulatorState) -> None:

@@ -265,12 +265,17 @@ class EmulatorState:
         return pr
 
     def update_pr(self, repo: EmulatedRepo, pr_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """A PATCH: only an active PR completes or is abandoned; asking a closed one for the status it has
+        changes nothing. Other transitions get ADO's InvalidArgumentValueException (the wording is ours)."""
         pr = self.pull_request(repo, pr_id)
+        status = body.get("status")
+        if status in ("completed", "abandoned") and pr["status"] not in ("active", status):
+            raise AdoHttpError(400, f"Invalid argument value.\r\nParameter name: The pull request is {pr['status']} "
+                                    f"and cannot be {status}.", "InvalidArgumentValueException")
         for key in ("title", "description", "isDraft"):
             if key in body:
                 pr[key] = body[key]
-        status = body.get("status")
-        if status == "completed" and pr["status"] != "completed":
+        if status == "completed" and pr["status"] == "active":
             self._complete(repo, pr, body)
         elif status == "abandoned" and pr["status"] == "active":
             pr |= {"status": "abandoned", "closedDate": now(), "closedBy": self.who()}

@@ -34,6 +34,13 @@ def pull_routes(app: FastAPI, state: GitHubState) -> None:
         repo = state.repo(owner, name)
         return shapes.pull(state, repo, state.pull(repo, number))
 
+    @app.patch(REPO + "/pulls/{number}")
+    async def update_pull(owner: str, name: str, number: int, body: dict[str, Any]) -> dict[str, Any]:
+        repo = state.repo(owner, name)
+        pr = pulls.update_pull(state, repo, state.pull(repo, number), body)
+        state.writes.append(f"PATCH pull {repo.full_name}#{number}")
+        return shapes.pull(state, repo, pr)
+
     @app.put(REPO + "/pulls/{number}/merge")
     async def merge_pull(owner: str, name: str, number: int, body: dict[str, Any]) -> dict[str, Any]:
         repo = state.repo(owner, name)

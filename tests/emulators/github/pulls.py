@@ -1,6 +1,7 @@
 """Pull request behaviour of the emulator, as GitHub validates it: opening (one open PR per head and base, none
-without commits), merging (draft, head-sha guard, conflicts), review comments (only on files and lines of
-the diff) and commit statuses (the latest per context wins, descriptions up to 140 characters)."""
+without commits), updating (title, body, closing), merging (draft, head-sha guard, conflicts), review comments
+(only on files and lines of the diff) and commit statuses (the latest per context wins, descriptions up to 140
+characters)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,32 @@ def list_pulls(state: GitHubState, repo: EmulatedRepo, query: dict[str, str]) ->
              and (head is None or head == f"{repo.owner}:{pr['head_ref']}")
              and (base is None or base == pr["base_ref"])]
     return sorted(found, key=lambda pr: pr["number"], reverse=query.get("direction", "desc") == "desc")
+
+
+def update_pull(state: GitHubState, repo: EmulatedRepo, pr: dict[str, Any], body: dict[str, Any]
+                ) -> dict[str, Any]:
+    """`PATCH /pulls/{number}`: title, body and `state`. Closing leaves `merged_at` unset, so the PR reads as
+    closed and not merged; closing a closed (or merged) PR changes nothing."""
+    if {"base", "maintainer_can_modify"} & set(body):
+        raise unsupported("changing a pull request's base or maintainer_can_modify")
+    wanted = body.get("state", pr["state"])
+    if wanted not in ("open", "closed"):
+        raise invalid("PullRequest", f"state {wanted!r} is not included in the list (open, closed)", field="state",
+                      code="invalid")
+    if wanted == "open" and pr["state"] == "closed":
+        raise unsupported("reopening a closed pull request")
+    stamp = now()
+    if "title" in body:
+        if not body["title"]:
+            raise invalid("PullRequest", "title is missing", field="title", code="missing_field")
+        pr["title"] = str(body["title"])
+    if "body" in body:
+        pr["body"] = body["body"] or None
+    if wanted == "closed" and pr["state"] == "open":
+        pr |= {"state": "closed", "closed_at": stamp, "head_sha": state.head_sha(repo, pr),
+               "base_sha": state.base_sha(repo, pr)}
+    pr["updated_at"] = stamp
+    return pr
 
 
 def merge_pull(state: GitHubState, repo: EmulatedRepo, pr: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:

@@ -158,12 +158,14 @@ def _update(state: EmulatorState, project: EmulatedProject, mr: dict[str, Any], 
     if "remove_source_branch" in body:
         mr["should_remove_source_branch"] = bool(body["remove_source_branch"])
     event = body.get("state_event")
-    if event == "close" and mr["state"] == "opened":
+    if event not in (None, "close", "reopen"):
+        raise GitLabHttpError(400, error="state_event does not have a valid value")
+    if event == "close" and mr["state"] == "opened":  # on a closed or merged MR, GitLab ignores the event
         mr |= {"state": "closed", "closed_at": now(), "closed_by": state.who(), "detailed_merge_status": "not_open"}
+        state.add_note(project, mr, "closed", system=True)
     elif event == "reopen" and mr["state"] == "closed":
         mr |= {"state": "opened", "closed_at": None, "closed_by": None}
-    elif event not in (None, "close", "reopen"):
-        raise GitLabHttpError(400, error="state_event does not have a valid value")
+        state.add_note(project, mr, "reopened", system=True)
     if mr["draft"] != was_draft:
         state.add_note(project, mr, f"marked this merge request as **{'draft' if mr['draft'] else 'ready'}**",
                        system=True)

@@ -1,6 +1,6 @@
 """What every ScmAdapter must do, run against each forge (`harness` in conftest.py: local, ado, github,
-gitlab): idempotent writes, statuses that round trip, diffs, publishing, and merges that a retry leaves as
-they are. What only one forge has stays in its own test file."""
+gitlab): idempotent writes, statuses that round trip, diffs, publishing, merges that a retry leaves as they
+are, and abandons that say why once. What only one forge has stays in its own test file."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from include.scm.base import FileChange, ScmError
 from tests.include.scm.conftest import REPO, SEED, Harness
 
 FEATURE = "tp/demo-1"
+REASON = "Nothing to change: main already has this change."
 
 
 def draft_pr(h: Harness, branch: str, changes: list[FileChange], title: str = "Change") -> int:
@@ -162,3 +163,45 @@ def test_checkout_clones_and_refreshes(harness: Harness, tmp_path: Path) -> None
     assert not (dest / "scratch.txt").exists()
     with pytest.raises(ScmError, match="unknown branch"):
         forge.checkout(REPO, "ghost", tmp_path / "other")
+
+
+def test_abandon_says_why_once_and_closes_without_merging(harness: Harness) -> None:
+    forge = harness.forge
+    pr_id = draft_pr(harness, FEATURE, [FileChange(path="a.txt", content="a\n")])
+    main = forge.head(REPO, "main")
+    abandoned = forge.abandon(pr_id, REASON, "demo-1/abandon")
+    assert abandoned.status == "abandoned" and abandoned.merge_commit is None
+    assert forge.get_pr(pr_id) == abandoned
+    assert forge.abandon(pr_id, REASON, "demo-1/abandon") == abandoned  # a retried step
+    assert forge.abandon(pr_id, "Another reason", "demo-1/abandon-2") == abandoned  # closed stays closed, unsaid
+    assert [c.body for c in forge.comments(pr_id)] == [REASON]
+    assert forge.head(REPO, "main") == main and forge.head(REPO, FEATURE) is not None
+    with pytest.raises(ScmError, match="abandoned|closed"):
+        forge.merge(pr_id)
+
+
+def test_abandon_after_its_comment_landed_posts_it_once(harness: Harness) -> None:
+    forge = harness.forge
+    pr_id = draft_pr(harness, FEATURE, [FileChange(path="a.txt", content="a\n")])
+    forge.comment(pr_id, REASON, "demo-1/abandon")  # a first attempt that died before closing the PR
+    assert forge.abandon(pr_id, REASON, "demo-1/abandon").status == "abandoned"
+    assert [c.body for c in forge.comments(pr_id)] == [REASON]
+
+
+def test_abandon_refuses_a_merged_pr_and_leaves_it_as_it_is(harness: Harness) -> None:
+    forge = harness.forge
+    merged = forge.merge(ready_pr(harness, FEATURE, [FileChange(path="a.txt", content="a\n")]))
+    with pytest.raises(ScmError, match="already merged; a merged PR cannot be abandoned"):
+        forge.abandon(merged.pr_id, REASON, "demo-1/abandon")
+    assert forge.get_pr(merged.pr_id) == merged and forge.comments(merged.pr_id) == []
+
+
+def test_find_pr_returns_the_abandoned_pr_until_a_new_one_opens(harness: Harness) -> None:
+    """What dev.py relies on: a found PR that is abandoned makes it open a new one from the same branch."""
+    forge = harness.forge
+    pr_id = draft_pr(harness, FEATURE, [FileChange(path="a.txt", content="a\n")])
+    abandoned = forge.abandon(pr_id, REASON, "demo-1/abandon")
+    assert forge.find_pr(REPO, FEATURE) == abandoned
+    again = forge.open_pr(REPO, FEATURE, "main", "Change, again", "", draft=True, workitem_id=None)
+    assert again.pr_id != pr_id and again.status == "active"
+    assert forge.find_pr(REPO, FEATURE) == again and forge.get_pr(pr_id) == abandoned

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from include.scm import adapter_for
-from include.scm.ado import AdoAdapter, PatAuth, RetryPolicy
-from include.scm.base import FileChange, ScmError
+from include.scm.ado import AdoAdapter, AdoError, PatAuth, RetryPolicy
+from include.scm.base import CommentsOnWorkItems, FileChange, ScmError
 from include.scm.git import run_git
+from include.scm.local import LocalForge
 from tests.emulators.ado.server import EmulatorServer
 from tests.include.scm.conftest import REPO, SEED, TENANT
 
@@ -147,3 +148,55 @@ def test_resolve_work_item_rereads_after_a_concurrent_edit(
     stored = state.work_items[item["id"]]
     assert (reads[0], reads[-1], stored["rev"]) == (1, 2, 3)
     assert (stored["fields"]["System.State"], stored["fields"]["System.Tags"]) == ("Resolved", "edited")
+
+
+def test_comment_work_item_posts_once_per_key_and_leaves_the_state(
+    forge: AdoAdapter, ado_emulator: EmulatorServer
+) -> None:
+    item = ado_emulator.seed_work_item({"System.Title": "Bump timeout", "System.State": "Active"})
+    forge.comment_work_item(item["id"], "Nothing to change: main already has it.", "7/nothing-to-change")
+    forge.comment_work_item(item["id"], "Nothing to change (retry).", "7/nothing-to-change")
+    forge.comment_work_item(item["id"], "Something else: a < b & c.", "7/nothing-to-change-2")
+    stored = ado_emulator.state.work_items[item["id"]]
+    assert (stored["fields"]["System.State"], stored["rev"]) == ("Active", 1)
+    texts = [c["text"] for c in ado_emulator.state.comments[item["id"]]]
+    assert texts == ["<p>Nothing to change: main already has it.</p><p><small>Ticketpilot key: 7/nothing-to-change"
+                     "</small></p>",
+                     "<p>Something else: a &lt; b &amp; c.</p><p><small>Ticketpilot key: 7/nothing-to-change-2"
+                     "</small></p>"], "plain text, escaped for the board"
+
+
+def test_comment_work_item_finds_its_comment_past_the_first_page(
+    forge: AdoAdapter, ado_emulator: EmulatorServer
+) -> None:
+    """ADO pages comments (200 by default); the key is looked for on every page, after markup is stripped
+    the way a sanitiser might rewrite it."""
+    item = ado_emulator.seed_work_item({"System.Title": "Bump timeout"})
+    state = ado_emulator.state
+    for n in range(201):
+        state.add_comment(item["id"], f"<div>note {n}</div>")
+    state.add_comment(item["id"], "<div>Refused.</div><div>Ticketpilot&nbsp;key: 7/refused</div>")
+    state.add_comment(item["id"], "<div>Ticketpilot key: 7/refused-twice</div>")
+    forge.comment_work_item(item["id"], "<p>Refused.</p>", "7/refused")
+    assert len(state.comments[item["id"]]) == 203
+    forge.comment_work_item(item["id"], "<p>Refused.</p>", "7/ref")  # a key that is only a prefix is another key
+    assert len(state.comments[item["id"]]) == 204
+
+
+def test_only_forges_with_a_board_comment_on_work_items(forge: AdoAdapter, tmp_path: Path) -> None:
+    assert isinstance(forge, CommentsOnWorkItems)
+    assert not isinstance(LocalForge(TENANT, tmp_path, "postgresql://unused"), CommentsOnWorkItems)
+    with pytest.raises(ScmError, match="must be one non-empty line"):
+        forge.comment_work_item(1, "text", "two\nlines")
+
+
+def test_abandon_is_a_status_patch_and_ado_refuses_to_complete_it(
+    forge: AdoAdapter, ado_emulator: EmulatorServer
+) -> None:
+    pr_id = ready_pr(forge, FEATURE, [FileChange(path="a.txt", content="a\n")])
+    abandoned = forge.abandon(pr_id, "Already on main.", "1/abandon")
+    stored = ado_emulator.state.pull_requests[pr_id]
+    assert abandoned.status == stored["status"] == "abandoned" and "closedDate" in stored
+    source = forge.head(REPO, FEATURE)
+    with pytest.raises(AdoError, match="is abandoned and cannot be completed"):
+        forge.client.complete_pr(REPO, pr_id, str(source))

@@ -134,6 +134,30 @@ def test_work_items_patch_and_comment(client: AdoClient, ado_emulator: EmulatorS
     assert client.get_work_item(item_id, expand="All").rev == 2
 
 
+def test_abandon_pr_lands_once_after_a_lost_answer_and_never_over_a_merge(
+    client: AdoClient, ado_emulator: EmulatorServer, main: str
+) -> None:
+    tip = greet(client, main)
+    pr = client.create_pr(REPO, "feature/greet", "main", "Add greeting", is_draft=False)
+    ado_emulator.arm({"path_regex": "/pullrequests/\\d+$", "method": "PATCH", "status": "drop_after"})
+    assert client.abandon_pr(REPO, pr.pull_request_id).status == "abandoned"
+    assert ado_emulator.state.faults.pending() == 0
+    with pytest.raises(AdoError, match="is abandoned and cannot be completed"):
+        client.complete_pr(REPO, pr.pull_request_id, tip)
+    again = client.create_pr(REPO, "feature/greet", "main", "Add greeting", is_draft=False)
+    client.complete_pr(REPO, again.pull_request_id, tip)
+    with pytest.raises(AdoError, match="is completed and cannot be abandoned"):
+        client.abandon_pr(REPO, again.pull_request_id)
+
+
+def test_work_item_comments_follow_the_continuation_token(client: AdoClient, ado_emulator: EmulatorServer) -> None:
+    item_id = ado_emulator.seed_work_item({"System.Title": "Greet"})["id"]
+    for n in range(450):
+        ado_emulator.state.add_comment(item_id, f"note {n}")
+    texts = [c.text for c in client.work_item_comments(item_id)]
+    assert texts == [f"note {n}" for n in range(450)]
+
+
 def test_stale_revision(client: AdoClient, ado_emulator: EmulatorServer) -> None:
     item_id = ado_emulator.seed_work_item({"System.Title": "Greet"})["id"]
     client.update_work_item(item_id, 1, [PatchOp(op="add", path="/fields/System.State", value="Active")])

@@ -115,3 +115,22 @@ def test_listed_pull_requests_parse_as_pull_requests(answers: dict[str, Any], gi
     listed = _call(github_server, "GET", f"repos/{REPO}/pulls?state=all")
     assert [PullRequest.model_validate(p).is_merged for p in listed] == [True]
     assert set(listed[0]) < set(answers["pull-request"])  # the list shape is the documented subset
+
+
+def test_a_closed_pull_request_answers_with_githubs_fields(answers: dict[str, Any],
+                                                           github_server: GitHubEmulatorServer) -> None:
+    """`PATCH /pulls/{number}` answers with the full pull request, closed and not merged."""
+    main = answers["git-commit"]["parents"][0]["sha"]
+    _call(github_server, "POST", f"repos/{REPO}/git/refs", {"ref": "refs/heads/drop", "sha": main})
+    blob = _call(github_server, "POST", f"repos/{REPO}/git/blobs", {"content": "drop\n", "encoding": "utf-8"})
+    tree = _call(github_server, "POST", f"repos/{REPO}/git/trees",
+                 {"tree": [{"path": "drop.txt", "mode": "100644", "type": "blob", "sha": blob["sha"]}]})
+    commit = _call(github_server, "POST", f"repos/{REPO}/git/commits",
+                   {"message": "Drop", "tree": tree["sha"], "parents": [main]})
+    _call(github_server, "PATCH", f"repos/{REPO}/git/refs/heads/drop", {"sha": commit["sha"], "force": False})
+    opened = _call(github_server, "POST", f"repos/{REPO}/pulls", {"title": "Drop", "head": "drop", "base": "main"})
+    closed = _call(github_server, "PATCH", f"repos/{REPO}/pulls/{opened['number']}", {"state": "closed"})
+    documented = example("pull-request")
+    assert set(documented) - set(closed) == set()
+    assert (closed["state"], closed["merged"], closed["merged_at"]) == ("closed", False, None)
+    assert closed["closed_at"] and not PullRequest.model_validate(closed).is_merged

@@ -71,6 +71,7 @@ def answers(gitlab_emulator: GitLabEmulator) -> dict[str, dict[str, Any]]:
                                    json={"body": "This line", "position": position})
         found["commit_status"] = call("POST", f"statuses/{found['commit']['id']}",
                                       json={"state": "success", "name": "tests", "ref": "feature"})
+        found["closed_merge_request"] = call("PUT", f"merge_requests/{mr['iid']}", json={"state_event": "close"})
     return found
 
 
@@ -87,3 +88,9 @@ def test_the_emulator_answers_in_the_documented_shape(name: str, answers: dict[s
     assert missing(MODELS[name], answer) == []
     MODELS[name].model_validate(answer)
     assert set(documented(name)) - set(answer) - NOT_EMULATED.get(name, set()) == set()
+
+
+def test_a_closed_merge_request_keeps_the_documented_shape(answers: dict[str, dict[str, Any]]) -> None:
+    closed = answers["closed_merge_request"]
+    assert (closed["state"], closed["merged_at"]) == ("closed", None) and closed["closed_at"]
+    assert missing(MergeRequest, closed) == [] and set(documented("merge_request")) - set(closed) == set()
