@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from include.agents import llm, model_edits, po
-from include.agents.context import idempotency_key, scm_for
+from include.agents.context import idempotency_key, scm_for, scm_kind
 from include.agents.edits import write_changes
 from include.agents.errors import AgentError, NeedsModelError
 from include.agents.playbooks import Playbook, playbook_for
+from include.agents.playbooks import pipeline as ci_template
 from include.agents.playbooks.secrets import env_vars_in
 from include.agents.workspace import checked_out, diffstat, keyed_commit
 from include.contracts import AgentTask, ChangeKind, DevResult, PoResult, Ticket
@@ -32,8 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def run(task: AgentTask) -> DevResult:
-    ticket = task.ticket
-    maker = _change_maker(ticket)  # NeedsModelError before anything is written
+    ticket, maker = _change_maker(task)  # PO's effective kind; NeedsModelError before anything is written
     scm = scm_for(ticket)
     repo, branch = ticket.repo, ticket.branch
     default = scm.default_branch(repo)
@@ -84,31 +84,43 @@ class Proposed:
     summary: str
 
 
-def _change_maker(ticket: Ticket) -> Playbook | llm.LlmConfig:
-    """The ticket's playbook; else the configured model; else NeedsModelError, as before models could make
-    changes: nothing is written, and the message says what to configure."""
+def _change_maker(task: AgentTask) -> tuple[Ticket, Playbook | llm.LlmConfig]:
+    """The ticket as PO decided to work it (its effective change kind and class, from `task.upstream["po"]`
+    when the PO step ran), and what makes its change: the kind's playbook; else the configured model; else
+    NeedsModelError: nothing is written, and the message says what to configure."""
+    ticket = task.ticket
+    if "po" in task.upstream:
+        decided = PoResult.model_validate(task.upstream["po"])
+        ticket = ticket.model_copy(update={"change_kind": ChangeKind(decided.change_kind),
+                                           "risk_class": ticket.risk_class.at_least(decided.risk_class)})
     try:
-        return playbook_for(ticket)
+        return ticket, playbook_for(ticket)
     except NeedsModelError:
         config = llm.LlmConfig.for_tenant(ticket.tenant)
         if config is None:
             raise
-        return config
+        return ticket, config
 
 
 def _apply_playbook(scm: ScmAdapter, ticket: Ticket, playbook: Playbook, workdir: Path, default: str) -> list[str]:
-    """Commit what the playbook changes; the paths it changed."""
+    """Commit what the playbook changes; the paths it changed. A playbook that changes nothing on a branch
+    that holds nothing yet is refused before a PR opens: never an empty PR. For a pipeline ticket the change
+    is the CI file the Pipeline step commits next, so the refusal asks that step's plan."""
     repo, branch = ticket.repo, ticket.branch
     changes = playbook(ticket, workdir)
     if changes:
         paths = ", ".join(change.path for change in changes)
         message = f"{ticket.title} (AB#{ticket.workitem_id})\n\n{ticket.change_kind.value} playbook changed {paths}"
         scm.commit_files(repo, branch, changes, message, idempotency_key(ticket, "dev"))
-    elif ticket.change_kind is not ChangeKind.PIPELINE and scm.head(repo, branch) == scm.head(repo, default):
-        raise AgentError(
-            f"ticket {ticket.ticket_key}: the {ticket.change_kind.value} playbook found nothing to "
-            f"change in {repo}@{default}; the repository already looks the way the ticket asks"
-        )
+    elif scm.head(repo, branch) == scm.head(repo, default):
+        nothing = f"the {ticket.change_kind.value} playbook found nothing to change in {repo}@{default}"
+        if ticket.change_kind is ChangeKind.PIPELINE:
+            action, ci_change = ci_template.plan(workdir, default, scm_kind(), asked=True)
+            if ci_change is None:
+                raise AgentError(f"ticket {ticket.ticket_key}: {nothing}: its CI file is {action.replace('_', ' ')}")
+        else:
+            raise AgentError(f"ticket {ticket.ticket_key}: {nothing}; the repository already looks the way the "
+                             "ticket asks")
     return [change.path for change in changes]
 
 

@@ -1,6 +1,16 @@
-"""PO: the ticket's acceptance criteria, completed with the checks its change kind implies, each tagged
-with how the platform verifies it (tests, scan, file, docs, review). No SCM writes: the checklist goes
-into the draft PR's description and the DAG's docs.
+"""PO: what the ticket asks for, decided from evidence, and its acceptance checklist.
+
+The rule tables planned a kind and a class at the door. PO checks that plan against the repository (a
+read-only checkout of the default branch): a playbook is chosen only when its precondition holds there
+(include/agents/playbooks/preconditions.py). With a model, one call also reads the ticket (kind, affected
+areas, criteria, a risk hint); include/policies/understanding.py combines the three. The result's
+change_kind and risk_class are the EFFECTIVE ones Dev works with. A playbook ticket whose precondition fails
+becomes model work where a model is configured; without one the step fails here (PreconditionFailedError,
+exit 3) and says on the work item, where the forge has one, what is missing and what to configure.
+
+The checklist is the ticket's acceptance criteria, completed with the checks its change kind implies, each
+tagged with how the platform verifies it (tests, scan, file, docs, review); it goes into the draft PR's
+description and the DAG's docs.
 
 With a model configured (include.agents.llm), the model proposes further criteria the ticket implies. They
 are added after the ticket's own, which are never dropped or reworded, and the summary names the model, so a
@@ -16,23 +26,44 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from include.agents import llm
-from include.agents.errors import AgentError
+from include.agents.context import idempotency_key, scm_for, scm_kind
+from include.agents.errors import AgentError, NeedsModelError
+from include.agents.playbooks import preconditions
 from include.agents.playbooks.dependency import parse_bump
 from include.agents.prose import Prose, is_sentence
-from include.contracts import AgentTask, ChangeKind, PoResult, Ticket
+from include.agents.workspace import checked_out
+from include.contracts import AgentTask, ChangeKind, PoResult, RiskClass, Ticket
 from include.contracts.agent import AcceptanceItem
+from include.policies.understanding import Decision, decide
+from include.scm.base import CommentsOnWorkItems, ScmError
 
 log = logging.getLogger(__name__)
 
-REFINE_PROMPT = llm.load_prompt("po_refine", "1.1.0")
+REFINE_PROMPT = llm.load_prompt("po_refine", "2.0.0")
 MAX_REFINED = 5
 
+_Line = Annotated[Prose, StringConstraints(strip_whitespace=True, min_length=8, max_length=240, pattern=r"^[^\n]+$")]
+_Area = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=r"^[^\n]+$")]
 
-class RefinedCriteria(BaseModel):
-    """What the model may add: a few short, single-line criteria."""
 
-    criteria: list[Annotated[Prose, StringConstraints(strip_whitespace=True, min_length=8, max_length=240,
-                                                      pattern=r"^[^\n]+$")]] = Field(min_length=1, max_length=12)
+class TicketReading(BaseModel):
+    """The model's reading of the ticket: a few short criteria, and optionally its kind, the areas it touches
+    and a risk hint with its reason (an answer that gives criteria only is still an answer)."""
+
+    criteria: list[_Line] = Field(min_length=1, max_length=12)
+    change_kind: ChangeKind | None = None
+    affected_areas: list[_Area] = Field(default_factory=list, max_length=8)
+    risk_hint: RiskClass | None = None
+    risk_reason: str = Field(default="", max_length=240)
+
+    @property
+    def counted_risk(self) -> RiskClass | None:
+        """The hint, when it comes with a reason that reads as a sentence: a bare class is not evidence."""
+        return self.risk_hint if self.risk_hint and is_sentence(self.risk_reason, at_least=3) else None
+
+
+class PreconditionFailedError(AgentError):
+    """The ticket's playbook does not apply to the repository and no model is configured to do the work."""
 
 
 _CHECK_FOR_TEXT = (
@@ -105,29 +136,71 @@ def _normalised(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
-def refine(task: AgentTask) -> tuple[list[str], str | None]:
-    """The model's additional criteria and the model that wrote them; ([], None) without a usable answer."""
+def read(task: AgentTask) -> llm.Answer[TicketReading] | None:
+    """The model's reading of the ticket; None without a model or a valid answer."""
     ticket = task.ticket
     own = "\n".join(f"- {text}" for text in ticket.acceptance_criteria) or "(none)"
-    answer = llm.complete_json(task, "po.refine", REFINE_PROMPT,
-                               {"ticket title": ticket.title, "ticket description": ticket.description,
-                                "ticket acceptance criteria": own}, RefinedCriteria, max_tokens=200)
-    if answer is None:
-        return [], None
-    added = new_criteria(ticket, answer.value.criteria)
-    return added, answer.model if added else None
+    return llm.complete_json(task, "po.refine", REFINE_PROMPT,
+                             {"ticket title": ticket.title, "ticket description": ticket.description,
+                              "ticket tags": ", ".join(ticket.tags) or "(none)",
+                              "ticket acceptance criteria": own}, TicketReading, max_tokens=320)
+
+
+def check_repository(ticket: Ticket) -> preconditions.Precondition:
+    """The playbook's precondition on a read-only checkout of the default branch; `feature` needs none."""
+    if ticket.change_kind is ChangeKind.FEATURE:
+        return preconditions.Precondition(True, "no playbook: nothing to check in the repository")
+    scm = scm_for(ticket)
+    with checked_out(scm, ticket.repo, scm.default_branch(ticket.repo)) as workdir:
+        return preconditions.check(ticket, workdir, scm_kind())
 
 
 def run(task: AgentTask) -> PoResult:
     ticket = task.ticket
-    refined, model = refine(task)
-    items = checklist(ticket, refined)
-    log.info("ticket %s: %d acceptance checks", ticket.ticket_key, len(items))
-    by_model = f", {len(refined)} refined by {model}" if model else ""
+    answer = read(task)
+    reading = answer.value if answer else None
+    checked = check_repository(ticket)
+    decision = decide(ticket.change_kind, ticket.risk_class, precondition_ok=checked.ok, precondition=checked.reason,
+                      has_model=llm.LlmConfig.for_tenant(ticket.tenant) is not None,
+                      model_kind=reading.change_kind if reading else None,
+                      model_risk=reading.counted_risk if reading else None)
+    log.info("ticket %s: %s -> %s at %s (%s)", ticket.ticket_key, ticket.change_kind.value,
+             decision.change_kind.value, decision.risk_class.value, decision.reason)
+    if decision.outcome == "refused":
+        raise _refuse(ticket, decision)
+    effective = ticket.model_copy(update={"change_kind": decision.change_kind, "risk_class": decision.risk_class})
+    refined = new_criteria(ticket, reading.criteria) if reading else []
+    items = checklist(effective, refined)
+    by_model = f", {len(refined)} refined by {answer.model}" if answer and refined else ""
+    turned = f", planned as {ticket.change_kind.value}" if effective.change_kind is not ticket.change_kind else ""
     return PoResult(
-        summary=f"{len(items)} acceptance checks for {ticket.change_kind.value} ticket {ticket.ticket_key} "
-        f"({ticket.risk_class.value}{by_model})",
+        summary=f"{len(items)} acceptance checks for {effective.change_kind.value} ticket {ticket.ticket_key} "
+        f"({effective.risk_class.value}{by_model}{turned}): {decision.reason}",
         checklist=items,
-        change_kind=ticket.change_kind.value,
-        risk_class=ticket.risk_class,
+        change_kind=effective.change_kind.value,
+        risk_class=effective.risk_class,
+        planned_change_kind=ticket.change_kind.value,
+        precondition=decision.reason,
+        model_change_kind=reading.change_kind.value if reading and reading.change_kind else None,
+        affected_areas=list(reading.affected_areas) if reading else [],
+        risk_hint=reading.counted_risk if reading else None,
+        understood_by=answer.model if answer else None,
     )
+
+
+def _refuse(ticket: Ticket, decision: Decision) -> PreconditionFailedError:
+    """The error that ends the ticket at PO, after telling the work item (where the forge has one) why."""
+    configure = str(NeedsModelError.for_ticket(ticket.model_copy(update={"change_kind": ChangeKind.FEATURE})))
+    configure = configure.split(" and none is configured. ", 1)[-1]
+    message = (f"Ticket {ticket.ticket_key} stops at PO: {decision.reason}. No deterministic playbook can do it, "
+               f"and no language model is configured to make the change instead. {configure}")
+    scm = scm_for(ticket)
+    if isinstance(scm, CommentsOnWorkItems):
+        try:
+            scm.comment_work_item(ticket.workitem_id, message, idempotency_key(ticket, "po", "refused"))
+        except ScmError as exc:
+            log.warning("could not comment on work item %s (%s); the reason is in this task log",
+                        ticket.workitem_id, exc)
+    else:
+        log.info("the %s forge has no work item to comment on; the reason is in this task log", type(scm).__name__)
+    return PreconditionFailedError(message)

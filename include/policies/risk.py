@@ -1,4 +1,5 @@
-"""Change-kind detection and risk classification, as explicit rule tables (policy as code).
+"""Risk classification, as explicit rule tables (policy as code); the change kind is read from the ticket's
+words by include.policies.kinds.
 
 Every decision is a row in one of the tables below, with the reason it exists; the functions only walk
 the tables. Keeping the rules declarative makes the planned move to Rego (regopy) a translation, not a
@@ -19,6 +20,7 @@ from typing import Literal, NamedTuple
 
 from include.contracts.risk import RiskClass
 from include.contracts.ticket import ChangeKind
+from include.policies.kinds import read_kind
 
 
 def _words(*alternatives: str) -> re.Pattern[str]:
@@ -27,22 +29,11 @@ def _words(*alternatives: str) -> re.Pattern[str]:
 
 
 @dataclass(frozen=True)
-class KindRule:
-    """Tickets whose title or a tag matches `pattern` (or whose tag is one of `tags`) are of `kind`."""
-
-    kind: ChangeKind
-    risk: RiskClass
-    pattern: re.Pattern[str]
-    why: str
-    tags: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
 class Floor:
     """A minimum class: applies when `pattern` fully matches a tag or the work item type, or is found in
-    the description (`where` says which)."""
+    the title or description (`where` says which)."""
 
-    where: Literal["tag", "work_item_type", "description"]
+    where: Literal["tag", "work_item_type", "text"]
     pattern: re.Pattern[str]
     risk: RiskClass
     why: str
@@ -64,61 +55,34 @@ class Classification(NamedTuple):
     risk_class: RiskClass
 
 
-_SECRET_WORDS = (r"secrets?", r"credentials?", r"(?<!memory )(?<!resource )(?<!connection )leak(?:s|ed|ing)?",
-                 r"api[ _-]?keys?", r"tokens?")
-"""Words that mean an exposed credential. A memory/resource/connection leak is a bug, not an exposure."""
-
-BUMP_PATTERN = re.compile(
-    r"\b(?:bump|upgrade|update)\s+(?:the\s+)?(?P<package>[@\w][\w@/.\-]*)"
-    r"(?:\s+(?:package|dependency|library|module))?"
-    r"(?:\s+from\s+v?\S+)?\s+to\s+v?(?P<version>\d[\w.+\-]*)",
-    re.IGNORECASE,
+_SECURITY_WORDS = (
+    r"secrets?", r"credentials?", r"passwords?", r"api[ _-]?keys?", r"tokens?", r"authenticat\w*", r"authori[sz]\w*",
+    r"sso", r"oauth\w*", r"jwt", r"permissions?", r"encrypt\w*", r"csrf", r"xss",
+    r"sql[ -]injection", r"vulnerabilit\w*", r"zugangsdaten", r"passw(?:o|ö)rt\w*", r"kennw(?:o|ö)rt\w*",
+    r"[\w-]*schlüssel", r"authentifizier\w*", r"autorisier\w*", r"anmeld\w*", r"berechtigung\w*",
+    r"verschlüssel\w*", r"schwachstelle\w*", r"sicherheitslücke\w*",
 )
-"""'bump requests to 2.32.3', 'Upgrade lodash from 4.17.20 to v4.17.21': a package and a target version."""
+"""Security-relevant words, English and German. A memory or connection leak is a bug, not an exposure: no
+'leak' here (a leaked credential is a secret-remediation ticket, R3 by its kind)."""
 
-KIND_RULES: tuple[KindRule, ...] = (
-    KindRule(
-        ChangeKind.SECRET_REMEDIATION, RiskClass.R3, _words(*_SECRET_WORDS),
-        "an exposed credential must be rotated and scrubbed from history: always a named approver",
-    ),
-    KindRule(
-        ChangeKind.PIPELINE, RiskClass.R1,
-        _words(r"azure-pipelines(?:\.ya?ml)?", r"pipelines?", r"ci(?:/cd)?", r"continuous integration",
-               r"build (?:pipeline|definition|validation|yaml)"),
-        "a missing or broken CI definition: small, self-verifying (the pipeline runs on the PR)",
-        tags=frozenset({"build"}),
-    ),
-    KindRule(
-        ChangeKind.DEPENDENCY_BUMP, RiskClass.R1, BUMP_PATTERN,
-        "a named package to a named version; the ticket text cannot tell a major bump, the `major` tag can",
-    ),
-    KindRule(
-        ChangeKind.LINT_FIX, RiskClass.R0,
-        _words(r"lint(?:s|er|ing)?", r"ruff", r"flake8", r"reformat(?:ting)?", r"code format(?:ting)?",
-               r"unused imports?"),
-        "behaviour-preserving by construction; bare 'format' is left out, it names features too",
-    ),
-    KindRule(
-        ChangeKind.DOCS, RiskClass.R0, _words(r"docs?", r"documentation", r"readme", r"typos?", r"changelog"),
-        "text only; merges on green",
-    ),
-)
-"""Ordered: the first matching rule names the kind."""
-
-UNMATCHED = Classification(ChangeKind.FEATURE, RiskClass.R2)
-"""Anything no rule recognises is open-ended work a language model writes: a person looks before merge."""
+_PRODUCTION_WORDS = (r"production", r"prod", r"produktion\w*", r"produktiv\w*", r"live[ -]system\w*",
+                     r"(?:database|db|schema)[ -]migrations?", r"datenbankmigration\w*")
 
 FLOORS: tuple[Floor, ...] = (
     Floor("tag", re.compile(r"security|production", re.IGNORECASE), RiskClass.R3,
           "security or production-near work needs a named approver"),
+    Floor("tag", re.compile("|".join(_SECURITY_WORDS), re.IGNORECASE), RiskClass.R3,
+          "the board files it under credentials or authentication"),
     Floor("tag", re.compile(r"major", re.IGNORECASE), RiskClass.R2,
           "the author calls the change major (for a bump: a major version, which may break callers)"),
     *(Floor("tag", re.compile(rf"risk:{risk.value}", re.IGNORECASE), risk, "set by the ticket's author")
       for risk in RiskClass),
     Floor("work_item_type", re.compile(r"epic|feature", re.IGNORECASE), RiskClass.R2,
           "epics and features are large by definition, whatever the title says"),
-    Floor("description", _words(*_SECRET_WORDS, r"passwords?"), RiskClass.R3,
-          "the body talks about credentials: treat the change as security-relevant"),
+    Floor("text", _words(*_SECURITY_WORDS), RiskClass.R3,
+          "the ticket talks about credentials, authentication or a vulnerability: security-relevant"),
+    Floor("text", _words(*_PRODUCTION_WORDS), RiskClass.R3,
+          "production systems and their data: a named approver"),
 )
 
 LARGE_DIFF_LINES = 200
@@ -144,12 +108,12 @@ PATH_RULES: tuple[PathRule, ...] = (
 
 
 def classify(title: str, description: str, tags: Iterable[str], work_item_type: str) -> Classification:
-    """The change kind and risk class of a ticket, from its text alone."""
+    """The change kind and risk class of a ticket, from its whole text: the kind its words ask for
+    (include.policies.kinds), raised by every floor its tags, type, title or description meet."""
     tag_list = [t.strip() for t in tags if t.strip()]
-    rule = next((r for r in KIND_RULES if _kind_matches(r, title, tag_list)), None)
-    kind, risk = (rule.kind, rule.risk) if rule else UNMATCHED
+    kind, risk = read_kind(title, description, work_item_type)
     for floor in FLOORS:
-        if _floor_applies(floor, description, tag_list, work_item_type):
+        if _floor_applies(floor, f"{title}\n{description}", tag_list, work_item_type):
             risk = risk.at_least(floor.risk)
     return Classification(kind, risk)
 
@@ -180,18 +144,12 @@ def escalate_for_diff(
     return risk
 
 
-def _kind_matches(rule: KindRule, title: str, tags: list[str]) -> bool:
-    if rule.pattern.search(title):
-        return True
-    return any(rule.pattern.search(tag) or tag.lower() in rule.tags for tag in tags)
-
-
-def _floor_applies(floor: Floor, description: str, tags: list[str], work_item_type: str) -> bool:
+def _floor_applies(floor: Floor, text: str, tags: list[str], work_item_type: str) -> bool:
     if floor.where == "tag":
         return any(floor.pattern.fullmatch(tag) for tag in tags)
     if floor.where == "work_item_type":
         return floor.pattern.fullmatch(work_item_type.strip()) is not None
-    return floor.pattern.search(description) is not None
+    return floor.pattern.search(text) is not None
 
 
 def _normalise(path: str) -> str:

@@ -14,6 +14,7 @@ from include.contracts.final_check import FinalOutcome
 from include.policies.final_diff import classify_final_diff
 from include.scm import FileChange
 from include.scm.local import LocalForge
+from include.ticket_end import end_without_merge
 
 TENANT = "finals"
 REPO = "svc"
@@ -121,3 +122,16 @@ def test_an_unmet_criterion_parks_an_r1_change_at_the_gate_but_not_an_r0_one(for
     assert final_check.with_unmet_criteria(checked, [met]) == checked
     r0 = final_check.check(forge, TICKET, TICKET.branch, LINT_PLAN)
     assert final_check.with_unmet_criteria(r0, [unmet]).risk_class == RiskClass.R0
+
+
+def test_a_ticket_with_nothing_to_merge_closes_its_pr_with_the_reason_once(forge: LocalForge, db: object) -> None:
+    pr = forge.open_pr(REPO, TICKET.branch, "main", TICKET.title, "", draft=True, workitem_id=41)
+    result = final_check.check(forge, TICKET, TICKET.branch, LINT_PLAN)
+    reason = end_without_merge(forge, TICKET, pr.pr_id, result, "manual__1")
+    assert reason.startswith("Ticketpilot closed this without merging (nothing to change)")
+    assert end_without_merge(forge, TICKET, pr.pr_id, result, "manual__1") == reason
+    assert forge.get_pr(pr.pr_id).status == "abandoned"
+    assert [c.body for c in forge.comments(pr.pr_id)] == [reason]
+    rows = db.execute("SELECT action, details FROM ticketpilot.audit_log WHERE subject = %s",  # type: ignore[attr-defined]
+                      (TICKET.ticket_key,)).fetchall()
+    assert [r["action"] for r in rows] == ["ticket.nothing_to_change"] * 2

@@ -18,6 +18,7 @@ from pydantic import BaseModel, field_validator
 
 from include.agents import docs, llm, po
 from include.contracts import AgentRole, AgentTask, Ticket
+from include.scm.local import LocalForge
 from model_serving.router.ledger import calls
 from tests.emulators.llm.emulator import Emulator, EmulatorServer
 from tests.include.agents.conftest import ScriptedLlm
@@ -68,6 +69,12 @@ def model(_server: Emulator, db: psycopg.Connection, monkeypatch: pytest.MonkeyP
 @pytest.fixture
 def ticket(demo_ticket: MakeTicket) -> Ticket:
     return demo_ticket(BUMP, tenant=f"t{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+def po_ticket(demo_ticket: MakeTicket, tenant_forge: LocalForge) -> Ticket:
+    """A ticket whose repository is in the forge: the PO step checks its playbook's precondition there."""
+    return demo_ticket(BUMP, tenant=tenant_forge.tenant)
 
 
 def task(ticket: Ticket, role: AgentRole = AgentRole.PO) -> AgentTask:
@@ -126,8 +133,9 @@ def test_without_a_model_nothing_is_called(ticket: Ticket, monkeypatch: pytest.M
     assert llm.complete_json(task(ticket), "po.refine", PROMPT, {"t": "x"}, Echo) is None
 
 
-def test_po_adds_the_models_criteria_after_the_tickets_own(model: ScriptedLlm, ticket: Ticket,
+def test_po_adds_the_models_criteria_after_the_tickets_own(model: ScriptedLlm, po_ticket: Ticket,
                                                            db: psycopg.Connection) -> None:
+    ticket = po_ticket
     plain = po.checklist(ticket)
     own = ticket.acceptance_criteria
     model.answers.append(json.dumps({"criteria": [own[0].upper(), "The lock file matches the new pin exactly",
@@ -144,7 +152,9 @@ def test_po_adds_the_models_criteria_after_the_tickets_own(model: ScriptedLlm, t
                                                                         ticket.ticket_key)
 
 
-def test_po_keeps_its_deterministic_checklist_when_the_model_fails(model: ScriptedLlm, ticket: Ticket) -> None:
+def test_po_keeps_its_deterministic_checklist_when_the_model_fails(model: ScriptedLlm, po_ticket: Ticket
+                                                                 ) -> None:
+    ticket = po_ticket
     model.answers.extend(["{}", "{}"])
     result = po.run(task(ticket))
     assert result.checklist == po.checklist(ticket) and "refined" not in result.summary

@@ -29,7 +29,7 @@ def task_json(ticket: Ticket, role: AgentRole, **upstream: dict[str, object]) ->
     return AgentTask(role=role, ticket=ticket, run_id="manual__main", upstream=upstream).model_dump_json()
 
 
-def test_po_writes_a_valid_result_and_exits_0(tmp_path: Path, demo_ticket: MakeTicket) -> None:
+def test_po_writes_a_valid_result_and_exits_0(tmp_path: Path, forge: LocalForge, demo_ticket: MakeTicket) -> None:
     xcom = tmp_path / "airflow" / "xcom" / "return.json"
     proc = run_agent("po", xcom, TICKETPILOT_AGENT_TASK=task_json(demo_ticket(101), AgentRole.PO))
     assert proc.returncode == 0, proc.stderr
@@ -38,7 +38,7 @@ def test_po_writes_a_valid_result_and_exits_0(tmp_path: Path, demo_ticket: MakeT
     assert "po step for acme-101" in proc.stderr and proc.stdout == ""
 
 
-def test_task_can_come_from_a_file(tmp_path: Path, demo_ticket: MakeTicket) -> None:
+def test_task_can_come_from_a_file(tmp_path: Path, forge: LocalForge, demo_ticket: MakeTicket) -> None:
     task_file = tmp_path / "task.json"
     task_file.write_text(task_json(demo_ticket(104), AgentRole.PO))
     proc = run_agent("po", tmp_path / "return.json", TICKETPILOT_AGENT_TASK_FILE=str(task_file))

@@ -4,6 +4,7 @@ import pytest
 
 from include.contracts.risk import RiskClass
 from include.contracts.ticket import ChangeKind
+from include.policies.kinds import find_bump
 from include.policies.risk import LARGE_DIFF_LINES, classify, escalate_for_diff
 
 R0, R1, R2, R3 = RiskClass.R0, RiskClass.R1, RiskClass.R2, RiskClass.R3
@@ -14,7 +15,7 @@ R0, R1, R2, R3 = RiskClass.R0, RiskClass.R1, RiskClass.R2, RiskClass.R3
     [
         ("Rotate the leaked storage credentials", [], ChangeKind.SECRET_REMEDIATION, R3),
         ("API key committed in settings.py", [], ChangeKind.SECRET_REMEDIATION, R3),
-        ("Clean up config", ["token"], ChangeKind.SECRET_REMEDIATION, R3),
+        ("Clean up config", ["token"], ChangeKind.FEATURE, R3),
         ("Add a CI pipeline for the web repo", [], ChangeKind.PIPELINE, R1),
         ("Repo has no azure-pipelines.yml", [], ChangeKind.PIPELINE, R1),
         ("Make every PR run tests", ["build"], ChangeKind.PIPELINE, R1),
@@ -35,8 +36,29 @@ def test_classify_kind_and_base_risk(title: str, tags: list[str], kind: ChangeKi
     assert classify(title, "", tags, "Task") == (kind, risk)
 
 
-def test_secret_rule_wins_over_later_rules() -> None:
-    assert classify("Update docs after the token leak", "", [], "Task").change_kind is ChangeKind.SECRET_REMEDIATION
+def test_a_text_asking_for_two_kinds_is_a_feature() -> None:
+    assert classify("Fix lint and bump requests to 2.32.3", "", [], "Task") == (ChangeKind.FEATURE, R2)
+
+
+def test_the_description_names_the_kind_only_when_the_title_names_none() -> None:
+    assert classify("Dependency update", "Please bump pydantic to 2.8.2.", [], "Task").change_kind is (
+        ChangeKind.DEPENDENCY_BUMP)
+    assert classify("Fix lint: remove unused imports", "Then set up CI.", [], "Task").change_kind is (
+        ChangeKind.LINT_FIX)
+    assert classify("Add CSV export", "Mention it in the README.", [], "Task").change_kind is ChangeKind.FEATURE
+
+
+@pytest.mark.parametrize(
+    ("text", "bump"),
+    [("Bump requests to 2.32.3", ("requests", "2.32.3")),
+     ("chore(deps): bump urllib3 from 2.0.7 to 2.2.2", ("urllib3", "2.2.2")),
+     ("Abhängigkeit requests auf 2.32.3 aktualisieren", ("requests", "2.32.3")),
+     ("Upgrade the requests[socks] dependency to v2.32.3.", ("requests[socks]", "2.32.3")),
+     ("Update timeout to 30 seconds", None), ("Update timeout to 30.5", None), ("Upgrade Python to 3.12", None),
+     ("Bump react to 19", None), ("Bump the react dependency to 19", ("react", "19"))],
+)
+def test_find_bump(text: str, bump: tuple[str, str] | None) -> None:
+    assert find_bump(text) == bump
 
 
 def test_major_tag_makes_a_bump_r2() -> None:
@@ -53,8 +75,9 @@ def test_security_and_production_tags_need_r3(tag: str) -> None:
     assert classify("Fix typo on the login page", "", [tag], "Task") == (ChangeKind.DOCS, R3)
 
 
-def test_epics_are_at_least_r2() -> None:
-    assert classify("Explain setup in the README", "", [], "Epic") == (ChangeKind.DOCS, R2)
+def test_epics_are_features_at_least_r2() -> None:
+    assert classify("Explain setup in the README", "", [], "Epic") == (ChangeKind.FEATURE, R2)
+    assert classify("Explain setup in the README", "", [], "Feature") == (ChangeKind.DOCS, R2)
 
 
 def test_credentials_in_the_description_raise_risk_not_kind() -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
 from include.contracts import AgentRole, AgentTask, ChangeKind, RiskClass, Ticket
+from include.demo.repo import demo_repo_files
 from include.runners import local
+from include.scm.local import LocalForge
 
 TICKET = Ticket(tenant="demo", workitem_id=5, rev=1, title="Fix lint: remove unused imports", repo="svc",
                 change_kind=ChangeKind.LINT_FIX, risk_class=RiskClass.R0, acceptance_criteria=["ruff is clean"])
@@ -17,7 +20,9 @@ def task(role: AgentRole, ticket: Ticket = TICKET) -> str:
     return AgentTask(role=role, ticket=ticket, run_id="manual__1").model_dump_json()
 
 
-def test_po_result_comes_back_validated_and_logged(db: object, caplog: pytest.LogCaptureFixture) -> None:
+def test_po_result_comes_back_validated_and_logged(db: object, forge_dir: Path, caplog: pytest.LogCaptureFixture
+                                                   ) -> None:
+    LocalForge.from_settings(TICKET.tenant).create_repo(TICKET.repo, demo_repo_files())  # PO checks it
     caplog.set_level(logging.INFO)
     result = local.run_agent("po", task(AgentRole.PO), log=logging.getLogger("test"))
     assert result["role"] == "po"
