@@ -11,10 +11,15 @@ from include.contracts import AgentTask, DevResult, Ticket
 from include.scm import ScmAdapter, adapter_for
 
 
-def scm_for(ticket: Ticket) -> ScmAdapter:
-    """The tenant's adapter, bound to the ticket's repository; the runner passes the kind in TICKETPILOT_SCM_KIND
+def scm_kind() -> str:
+    """The tenant's forge (`local`, `ado`, `github`, `gitlab`): the runner passes it in TICKETPILOT_SCM_KIND
     (default: the local forge)."""
-    return adapter_for(ticket.tenant, os.environ.get("TICKETPILOT_SCM_KIND", "local"), repo=ticket.repo)
+    return os.environ.get("TICKETPILOT_SCM_KIND", "local")
+
+
+def scm_for(ticket: Ticket) -> ScmAdapter:
+    """The tenant's adapter, bound to the ticket's repository."""
+    return adapter_for(ticket.tenant, scm_kind(), repo=ticket.repo)
 
 
 def idempotency_key(ticket: Ticket, role: str, *parts: str) -> str:

@@ -23,7 +23,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from include.agents import llm
-from include.agents.context import dev_result, idempotency_key, scm_for
+from include.agents.context import dev_result, idempotency_key, scm_for, scm_kind
 from include.agents.errors import AgentError
 from include.agents.playbooks import adr, changelog, readme
 from include.agents.playbooks import pipeline as template
@@ -124,11 +124,12 @@ def plan_docs(
 
 def _readme(ticket: Ticket, workdir: Path, text: str, default_branch: str, files_changed: list[str]) -> str:
     """PIPELINE and SECRET_REMEDIATION change how the project is built or run; other kinds leave it alone."""
-    if ticket.change_kind is ChangeKind.PIPELINE and (workdir / template.PIPELINE_PATH).is_file():
+    ci = template.forge_ci(scm_kind())
+    if ticket.change_kind is ChangeKind.PIPELINE and ci.path in files_changed and (workdir / ci.path).is_file():
         command = shlex.join(template.declared_test_command(workdir) or [template.DEFAULT_TEST_COMMAND])
-        path = template.PIPELINE_PATH
-        line = (f"Every push and pull request to `{default_branch}` runs [`{path}`]({path}) on Azure "
-                f"Pipelines: it installs the dependencies and runs `{command}`.")
+        path = ci.path
+        line = (f"Every push and pull request to `{default_branch}` runs [`{path}`]({path}) on {ci.name}: "
+                f"it installs the dependencies and runs `{command}`.")
         return readme.ensure_section(text, "Continuous integration", [(path, line)])
     if ticket.change_kind is ChangeKind.SECRET_REMEDIATION:
         items = [(f"`{name}`", f"- `{name}`: read by `{path}`; required, keep it in a secret store.")

@@ -13,17 +13,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
 from include.agents import tools
 from include.agents.workspace import repo_files
 from include.contracts.agent import AcceptanceItem
 from include.contracts.evidence import CriterionEvidence, CriterionStatus
 
 _PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.(?:ya?ml|toml|txt|cfg|ini|json|md|rst|py|js|ts|cs|csproj))\b")
+_PINNED_AT = re.compile(r"\b(?P<name>[A-Za-z][\w.-]*) is pinned at v?(?P<version>\d[\w.+-]*\w)")
 _PIN = re.compile(r"\b([A-Za-z][\w.-]*)\s*(==|>=|~=)\s*(\d[\w.+-]*)")
 _TEST_NAME = re.compile(r"\b(test_\w+)\b")
 _QUOTED = re.compile(r"`([^`\n]{2,120})`|\"([^\"\n]{2,120})\"|'([^'\n]{2,120})'")
-_GONE = re.compile(r"\b(?:no longer (?:occurs?|appears?|exists?)|is gone|(?:is |are )?removed|does not (?:occur|appear))"
-                   r"|\bnicht mehr\b|\bentfernt\b", re.I)
+_GONE = re.compile(r"\b(?:no longer (?:occurs?|appears?|exists?)|is gone|(?:is |are )?removed"
+                   r"|does not (?:occur|appear))|\bnicht mehr\b|\bentfernt\b", re.I)
 _RULE_CODE = re.compile(r"\b([A-Z]{1,3}\d{3,4})\b")
 _NO_SECRETS = re.compile(r"secret|credential|detect-secrets|api[ _-]?key|token|schlüssel|geheim", re.I)
 
@@ -54,8 +59,8 @@ def unmet(evidence: list[CriterionEvidence]) -> list[CriterionEvidence]:
 
 def comment_body(evidence: list[CriterionEvidence]) -> str:
     """The Reviewer's comment: every criterion with its status and evidence."""
-    marks = {CriterionStatus.MET: "✅ met", CriterionStatus.UNMET: "❌ unmet", CriterionStatus.PERSON: "👤 for a person",
-             CriterionStatus.AFTER_MERGE: "⏭ after merge"}
+    marks = {CriterionStatus.MET: "✅ met", CriterionStatus.UNMET: "❌ unmet",
+             CriterionStatus.PERSON: "👤 for a person", CriterionStatus.AFTER_MERGE: "⏭ after merge"}
     lines = ["**Acceptance criteria**", "", "| criterion | status | evidence |", "|---|---|---|"]
     lines += [f"| {_cell(e.text)} | {marks[e.status]} | {_cell(e.evidence)} |" for e in evidence]
     if unmet(evidence):
@@ -94,6 +99,34 @@ def _pinned(item: AcceptanceItem, context: Context) -> CriterionEvidence | None:
         if not where:
             return _result(item, CriterionStatus.UNMET, f"{name}{operator}{version} is in none of {', '.join(paths)}")
     return _result(item, CriterionStatus.MET, f"pinned in {', '.join(where)}")
+
+
+def _pinned_at(item: AcceptanceItem, context: Context) -> CriterionEvidence | None:
+    """"<package> is pinned at <version>" (the PO's implied check for a bump): every declaration of the package
+    admits the version and at least one pins it exactly; a library's range that already admits it is left alone
+    by the bump playbook, so it counts as admitting, not as a pin."""
+    found = _PINNED_AT.search(item.text)
+    if found is None:
+        return None
+    name, version = canonicalize_name(found["name"]), Version(found["version"])
+    declared: list[tuple[str, Requirement]] = []
+    for path in _requirement_files(context):
+        for line in _read(context.workdir / path).splitlines():
+            quoted = (m.group(1) for m in re.finditer(r"[\"']([^\"']+)[\"']", line))  # pyproject / setup.cfg
+            for spec in [line.split(" #", 1)[0].strip(), *quoted]:
+                try:
+                    requirement = Requirement(spec)
+                except InvalidRequirement:
+                    continue
+                if canonicalize_name(requirement.name) == name:
+                    declared.append((path, requirement))
+    excluding = [f"{path}: {req}" for path, req in declared if not req.specifier.contains(version, prereleases=True)]
+    exact = [path for path, req in declared if any(s.operator == "==" and Version(s.version) == version
+                                                   for s in req.specifier if "*" not in s.version)]
+    if excluding or not exact:
+        what = f"still excluded by {', '.join(excluding)}" if excluding else "pinned exactly nowhere"
+        return _result(item, CriterionStatus.UNMET, f"{found['name']} {version}: {what}")
+    return _result(item, CriterionStatus.MET, f"{found['name']}=={version} in {', '.join(sorted(set(exact)))}")
 
 
 def _secrets(item: AcceptanceItem, context: Context) -> CriterionEvidence | None:
@@ -158,7 +191,7 @@ def _file_exists(item: AcceptanceItem, context: Context) -> CriterionEvidence | 
     return _result(item, CriterionStatus.MET, f"{', '.join(paths)} exists on the PR branch")
 
 
-VERIFIERS: tuple[Verifier, ...] = (_docs, _pinned, _tests, _lint, _secrets, _gone, _file_exists)
+VERIFIERS: tuple[Verifier, ...] = (_docs, _pinned_at, _pinned, _tests, _lint, _secrets, _gone, _file_exists)
 """Ordered: a pin or a named test is checked as such even when the criterion also mentions a file."""
 
 

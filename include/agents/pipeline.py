@@ -1,41 +1,52 @@
-"""Pipeline: the CI definition on the PR branch, from the one template. A file without the marker line
-belongs to the team and is never touched; the step still reports success, since CI is configured."""
+"""Pipeline: the tenant's forge's CI file on the PR branch (Azure Pipelines, GitHub Actions or GitLab CI),
+derived from how the repository builds. It is added or updated when the ticket asks for CI, or when the
+repository has no CI for its forge; otherwise the step changes nothing and says so. A file without the marker
+line belongs to the team and is never touched. The status is named for what ran: the CI configuration, not
+a build (the forge's own CI reports builds)."""
 
 from __future__ import annotations
 
 import logging
 
-from include.agents.context import dev_result, idempotency_key, scm_for
+from include.agents.ci import build_plan
+from include.agents.context import dev_result, idempotency_key, scm_for, scm_kind
 from include.agents.playbooks import pipeline as template
 from include.agents.workspace import checked_out
-from include.contracts import AgentTask, PipelineResult
+from include.contracts import AgentTask, ChangeKind, PipelineResult
 
 log = logging.getLogger(__name__)
 
-STATUS_CONTEXT = "ci/pipeline-config"
-_MESSAGES = {"created": "Add {path}", "updated": "Update {path} to the current template"}
-_DESCRIPTIONS = {
-    "created": "{path} added from template v1",
-    "updated": "{path} brought up to template v1",
-    "unchanged": "{path} is up to date with template v1",
-    "kept_user_owned": "{path} is maintained by the team (no Ticketpilot marker); left as is",
-}
+STATUS_CONTEXT = "ticketpilot/ci-config"
+_MESSAGES = {"created": "Add {name} CI ({path})", "updated": "Update {path} to how the repository builds"}
 
 
 def run(task: AgentTask) -> PipelineResult:
     ticket = task.ticket
     dev = dev_result(task)
     scm = scm_for(ticket)
+    forge = scm_kind()
+    ci = template.forge_ci(forge)
+    asked = ticket.change_kind is ChangeKind.PIPELINE
     default = scm.default_branch(ticket.repo)
     with checked_out(scm, ticket.repo, dev.branch) as workdir:
-        action, change = template.plan(workdir, default)
-    path = template.PIPELINE_PATH
+        action, change = template.plan(workdir, default, forge, asked=asked)
+        existing = template.existing_ci(workdir, forge)
+        build = build_plan(workdir).summary()
+    path = ci.path if action != "kept_existing" else existing[0]
+    descriptions = {
+        "created": f"{path} added for {ci.name}: {build}",
+        "updated": f"{path} brought up to how the repository builds: {build}",
+        "unchanged": f"{path} is up to date with how the repository builds",
+        "kept_user_owned": f"{path} is maintained by the team (no Ticketpilot marker); left as is",
+        "kept_existing": f"the ticket does not ask for CI and the repository has {ci.name} "
+                         f"({', '.join(existing)}); left as is",
+    }
     if change is not None:
-        message = _MESSAGES[action].format(path=path) + f" (AB#{ticket.workitem_id})"
+        message = _MESSAGES[action].format(name=ci.name, path=path) + f" (AB#{ticket.workitem_id})\n\n{build}"
         head = scm.commit_files(ticket.repo, dev.branch, [change], message, idempotency_key(ticket, "pipeline"))
     else:
         head = scm.head(ticket.repo, dev.branch) or dev.head_commit
-    description = _DESCRIPTIONS[action].format(path=path)
-    scm.set_status(dev.pr_id, STATUS_CONTEXT, "succeeded", description)
+    description = descriptions[action]
+    scm.set_status(dev.pr_id, STATUS_CONTEXT, "succeeded", description[:200])
     log.info("PR #%s: %s", dev.pr_id, description)
     return PipelineResult(summary=f"PR #{dev.pr_id}: {description}", path=path, action=action, head_commit=head)

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from include.agents import llm
 from include.agents.context import idempotency_key, scm_for, scm_kind
 from include.agents.errors import AgentError, NeedsModelError
+from include.agents.playbooks import pipeline as template
 from include.agents.playbooks import preconditions
 from include.agents.playbooks.dependency import parse_bump
 from include.agents.prose import Prose, is_sentence
@@ -80,7 +81,6 @@ _ALWAYS = (
     ("CHANGELOG.md has an entry for this ticket under [Unreleased]", "docs"),
 )
 _FOR_KIND = {
-    ChangeKind.PIPELINE: (("azure-pipelines.yml installs the dependencies and runs the tests", "file"),),
     ChangeKind.SECRET_REMEDIATION: (("README documents the environment variables that replace the secret", "docs"),),
     ChangeKind.LINT_FIX: (("ruff reports no findings in the changed files", "review"),),
     ChangeKind.DOCS: (("The named typo no longer occurs in the documentation", "review"),),
@@ -112,6 +112,9 @@ def _kind_items(ticket: Ticket) -> tuple[tuple[str, str], ...]:
         except AgentError:
             return (("The requested version is pinned", "file"),)
         return ((f"{package} is pinned at {version}", "file"),)
+    if ticket.change_kind is ChangeKind.PIPELINE:
+        path = template.forge_ci(scm_kind()).path
+        return ((f"{path} exists and runs the repository's tests", "file"),)
     return _FOR_KIND.get(ticket.change_kind, ())
 
 

@@ -53,8 +53,18 @@ class AcceptanceItem(BaseModel):
 class PoResult(_ResultBase):
     role: Literal["po"] = "po"
     checklist: list[AcceptanceItem]
-    change_kind: str
-    risk_class: RiskClass
+    change_kind: str = Field(description="The effective kind Dev works the ticket as (after the precondition).")
+    risk_class: RiskClass = Field(description="The effective class: the ticket's, raised by a model's hint or by "
+                                  "a playbook ticket turned into model work; never lower than planned.")
+    planned_change_kind: str = Field(default="", description="The kind the rule tables read from the ticket text.")
+    precondition: str = Field(default="", description="Why the effective kind was chosen: the repository's answer "
+                              "to the playbook's precondition, in one sentence.")
+    model_change_kind: str | None = Field(default=None, description="The kind the model read; recorded, it never "
+                                          "picks a playbook.")
+    affected_areas: list[str] = Field(default_factory=list, description="Files, modules or areas the model "
+                                      "expects the change to touch.")
+    risk_hint: RiskClass | None = Field(default=None, description="The model's risk hint, counted only upwards.")
+    understood_by: str | None = Field(default=None, description="The model that read the ticket, when one did.")
 
 
 class DevResult(_ResultBase):
@@ -74,7 +84,9 @@ class DevResult(_ResultBase):
 class PipelineResult(_ResultBase):
     role: Literal["pipeline"] = "pipeline"
     path: str = "azure-pipelines.yml"
-    action: Literal["created", "updated", "unchanged", "kept_user_owned"]
+    action: Literal["created", "updated", "unchanged", "kept_user_owned", "kept_existing"] = Field(
+        description="kept_existing: the ticket does not ask for CI and the repository has CI for its forge."
+    )
     head_commit: str
 
 
@@ -103,13 +115,22 @@ class Finding(BaseModel):
     line: int = 0
     code: str = ""
     message: str
+    touched: bool = Field(
+        default=True, description="On a line the PR added or changed; others are summarised, not commented."
+    )
 
 
 class ReviewResult(_ResultBase):
     role: Literal["review"] = "review"
-    findings: list[Finding]
+    findings: list[Finding] = Field(description="Deduplicated, highest severity first; the report lists them all.")
     blocking: bool
     comments_posted: int
+    commented_inline: int = Field(default=0, description="Findings commented at their line (capped per PR).")
+    not_applicable: dict[str, int] = Field(
+        default_factory=dict,
+        description="Scanner hits dropped because the rule does not fit the file's role, e.g. "
+        "'bandit B101 in test files' → count.",
+    )
     model_summary: str | None = Field(default=None, description="The model's summary of the diff, when one wrote it.")
     model_risks: list[str] = Field(default_factory=list, description="Risks the model names for a reviewer.")
     summarised_by: str | None = Field(default=None, description="The model that wrote the summary.")

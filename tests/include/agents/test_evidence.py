@@ -64,3 +64,15 @@ def test_every_demo_criterion_is_recognised_or_left_to_a_person(demo_dir: Path) 
     found = evidence.verify(items, evidence.Context(workdir=demo_dir, changed=[], tests_passed=True))
     assert {e.status for e in found} <= set(S)
     assert sum(e.status is S.PERSON for e in found) <= 3, [(e.text, e.status) for e in found]
+
+
+def test_the_pos_implied_bump_check_reads_every_declaration(demo_dir: Path) -> None:
+    item = [AcceptanceItem(text="requests is pinned at 2.32.3", check="file")]
+    context = evidence.Context(workdir=demo_dir, changed=[], tests_passed=True)
+    assert evidence.verify(item, context)[0].evidence == ("requests 2.32.3: still excluded by requirements.txt: "
+                                                          "requests==2.31.0")
+    requirements = demo_dir / "requirements.txt"
+    requirements.write_text(requirements.read_text().replace("requests==2.31.0", "requests==2.32.3"))
+    (demo_dir / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["requests>=2.0"]\n')
+    found = evidence.verify(item, context)[0]
+    assert (found.status, found.evidence) == (S.MET, "requests==2.32.3 in requirements.txt")
