@@ -106,7 +106,8 @@ def build_ticket_dag(spec: TicketSpec) -> DAG:
         steps.append(agent(AgentRole.TEST, "test_fix_loop", {"dev": "dev_change"}))
         if spec.ado_conn_id and spec.ado_pipeline_id:
             steps += _ado_pipeline_tasks(data, spec.ado_pipeline_id, spec.ado_conn_id)
-        steps.append(agent(AgentRole.REVIEW, "review", {"dev": "dev_change"}))
+        steps.append(agent(AgentRole.REVIEW, "review", {"dev": "dev_change", "po": "po_refine",
+                                                        "test": "test_fix_loop"}))
         steps.append(FinalCheckOperator(task_id="final_check", ticket=data, scm_kind=spec.scm_kind))
         steps.append(GateSensor(task_id="gate", ticket=data, named_approvers=spec.approvers,
                                 azure_devops_conn_id=spec.ado_conn_id))

@@ -50,7 +50,7 @@ def run(task: AgentTask) -> DevResult:
             env_vars = _env_vars(ticket, workdir, paths)
             pr = scm.open_pr(
                 repo, branch, default, f"[#{ticket.workitem_id}] {ticket.title}",
-                pr_description(ticket, _checklist(task), env_vars, proposed), draft=True,
+                pr_description(ticket, po.checklist_of(task), env_vars, proposed), draft=True,
                 workitem_id=ticket.workitem_id,
             )
         stat = diffstat(scm.diff(pr.pr_id))
@@ -160,13 +160,6 @@ def _env_vars(ticket: Ticket, workdir: Path, paths: list[str]) -> list[str]:
     if ticket.change_kind is not ChangeKind.SECRET_REMEDIATION:
         return []
     return list(env_vars_in(workdir, paths))
-
-
-def _checklist(task: AgentTask) -> list[AcceptanceItem]:
-    """The PO step's checklist when it ran, else the same deterministic one computed here."""
-    if "po" in task.upstream:
-        return PoResult.model_validate(task.upstream["po"]).checklist
-    return po.checklist(task.ticket)
 
 
 def pr_description(ticket: Ticket, checklist: list[AcceptanceItem], env_vars: list[str],

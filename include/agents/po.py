@@ -105,6 +105,13 @@ def checklist(ticket: Ticket, refined: list[str] | None = None) -> list[Acceptan
     return items
 
 
+def checklist_of(task: AgentTask) -> list[AcceptanceItem]:
+    """The PO step's checklist when it ran (later steps get it upstream), else the deterministic one."""
+    if "po" in task.upstream:
+        return PoResult.model_validate(task.upstream["po"]).checklist
+    return checklist(task.ticket)
+
+
 def _kind_items(ticket: Ticket) -> tuple[tuple[str, str], ...]:
     if ticket.change_kind is ChangeKind.DEPENDENCY_BUMP:
         try:

@@ -1,15 +1,19 @@
-"""Review: ruff, bandit and detect-secrets on the files the PR changes, one PR comment per finding.
-A high finding (any secret, a high bandit issue) blocks: the PR stays a draft and the `review` status
-fails. Otherwise the status succeeds and the draft is published for people to review.
+"""Review: ruff, bandit and detect-secrets on the files the PR changes, curated into a review people read
+(include.agents.review_findings): rules that do not fit the file's role dropped, duplicates merged, the highest
+findings on the PR's own lines (and every blocking one) commented at their line up to a cap, and one report
+comment with the rest. A high finding (any secret, a high bandit issue) blocks: the PR stays a draft and the
+`review` status fails. Otherwise the status succeeds and the draft is published for people to review.
 
 With a model configured (include.agents.llm), one more comment carries the model's short summary of the
 diff and the risks it sees, marked with the model that wrote it; without one, or without a valid answer, the
 review is the deterministic one alone. Neither the findings nor the verdict ever come from the model.
 
-Comment keys carry PR, tool, path, line and code, so a rerun posts nothing it posted before."""
+Comment keys carry PR, tool, path, line and code (the report: PR and its findings), so a rerun posts nothing
+it posted before."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections import defaultdict
@@ -18,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from include.agents import llm, tools
+from include.agents import evidence, llm, po, review_findings, tools
 from include.agents.context import dev_result, idempotency_key, scm_for
 from include.agents.prose import Prose
 from include.agents.workspace import checked_out, diffstat
@@ -48,15 +52,30 @@ def run(task: AgentTask) -> ReviewResult:
     diff = scm.diff(dev.pr_id)
     changed = diffstat(diff).files
     with checked_out(scm, ticket.repo, dev.branch) as workdir:
-        findings = findings_for(workdir, [path for path in changed if (workdir / path).is_file()])
+        raw = findings_for(workdir, [path for path in changed if (workdir / path).is_file()])
+        tests = task.upstream.get("test")
+        criteria = evidence.verify(po.checklist_of(task), evidence.Context(
+            workdir=workdir, changed=changed, tests_passed=bool(tests["passed"]) if tests else None))
+    findings = review_findings.curated(raw, review_findings.touched_lines(diff))
+    dropped = review_findings.not_applicable(raw)
     told = summarise(task, diff, findings)  # before any write: a budget refusal stops the step here
     already = {comment.comment_id for comment in scm.comments(dev.pr_id)}
+    commented = review_findings.inline(findings)
     posted = 0
-    for finding in findings:
+    for finding in commented:
         key = idempotency_key(ticket, "review", f"pr{dev.pr_id}", finding.tool, finding.path,
                               str(finding.line), finding.code)
         comment = scm.comment(dev.pr_id, _body(finding), key, path=finding.path, line=finding.line or None)
         posted += comment.comment_id not in already
+    report = review_findings.report_body(findings, commented, raw, len(changed))
+    if report is not None:
+        key = idempotency_key(ticket, "review", f"pr{dev.pr_id}", "report", _digest(findings, dropped))
+        posted += scm.comment(dev.pr_id, report, key).comment_id not in already
+    if criteria:
+        body = evidence.comment_body(criteria)
+        key = idempotency_key(ticket, "review", f"pr{dev.pr_id}", "criteria",
+                              hashlib.sha256(body.encode("utf-8")).hexdigest()[:16])
+        posted += scm.comment(dev.pr_id, body, key).comment_id not in already
     if told is not None:
         key = idempotency_key(ticket, "review", f"pr{dev.pr_id}", "summary")
         posted += scm.comment(dev.pr_id, summary_body(told), key).comment_id not in already
@@ -71,10 +90,19 @@ def run(task: AgentTask) -> ReviewResult:
         summary = f"PR #{dev.pr_id}: {counts}; published for review"
     if told is not None:
         summary += f"; summarised by {told.model}"
-    log.info("%s (%d new comments)", summary, posted)
+    log.info("%s (%d at their line, %d new comments)", summary, len(commented), posted)
     return ReviewResult(ok=not high, summary=summary, findings=findings, blocking=bool(high), comments_posted=posted,
+                        commented_inline=len(commented), not_applicable=dropped, criteria=criteria,
                         model_summary=told.value.summary if told else None,
                         model_risks=told.value.risks if told else [], summarised_by=told.model if told else None)
+
+
+def _digest(findings: list[Finding], dropped: dict[str, int]) -> str:
+    """Names the report by what it says: a rerun on the same findings posts nothing new, a review of a changed
+    PR posts its new report."""
+    said = [f"{f.tool} {f.code} {f.path}:{f.line} {f.touched}" for f in findings] + [str(dropped)]
+    text = "\n".join(said)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 class ReviewSummary(BaseModel):

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from include.contracts.evidence import CriterionEvidence
 from include.contracts.risk import RiskClass
 from include.contracts.ticket import Ticket
 
@@ -130,6 +131,9 @@ class ReviewResult(_ResultBase):
         default_factory=dict,
         description="Scanner hits dropped because the rule does not fit the file's role, e.g. "
         "'bandit B101 in test files' → count.",
+    )
+    criteria: list[CriterionEvidence] = Field(
+        default_factory=list, description="Each acceptance criterion with what verified it, met or unmet."
     )
     model_summary: str | None = Field(default=None, description="The model's summary of the diff, when one wrote it.")
     model_risks: list[str] = Field(default_factory=list, description="Risks the model names for a reviewer.")

@@ -1,63 +1,101 @@
-"""SECRET_REMEDIATION: every string literal detect-secrets flags in a Python module becomes an
-environment lookup named after the variable it was assigned to, then the whole copy is scanned again and
-must be clean. Only literals bound to a name can be rewritten without guessing; anything else is reported.
+"""SECRET_REMEDIATION: every value detect-secrets flags moves to an environment variable where the playbook
+can edit its file safely, and everything else is reported for a person instead of aborting the change.
 
-The leaked value is still in git history: the PR says so, rotating the key is for people."""
+- Python modules (include.agents.playbooks.secrets_python): read at use through a small accessor, so the
+  package still imports and its tests still run where the variable is unset.
+- YAML, JSON, TOML, INI/cfg/properties and dotenv files (include.agents.playbooks.secrets_config).
+- Test files and other file types: left for a person (a test's credential is a fixture; text files have no
+  place a variable could be read from).
+
+The variables are documented in the repository's example env file (`.env.example`, or the `.env.sample` /
+`.env.template` it already has): the file developers copy to run the project, read by docker compose and
+python-dotenv, and it lands in the same PR as the change, in repositories without a README too. (The Docs step
+adds the README's Configuration section after the merge, from `env_vars_in`.)
+
+The rescan of the changed files must find only what was left for a person. The leaked value is still in git
+history: the PR says so, rotating the key is for people."""
 
 from __future__ import annotations
 
 import ast
+import logging
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import BaseModel, Field
 
 from include.agents import tools
 from include.agents.errors import AgentError
+from include.agents.file_roles import file_role
+from include.agents.playbooks.secret_values import Flagged, Leftover, Rewrite
+from include.agents.playbooks.secrets_config import kind_of, rewrite_config
+from include.agents.playbooks.secrets_python import ACCESSOR, rewrite_module
+from include.agents.workspace import repo_files
 from include.contracts import Ticket
 from include.scm import FileChange
 
-_NOT_A_PACKAGE = frozenset({"src", "lib", "app"})
+log = logging.getLogger(__name__)
+
+EXAMPLE_ENV_FILES = (".env.example", ".env.sample", ".env.template")
+"""Where a repository documents its environment, in the order they are looked for; the first is created."""
+
+_EXAMPLE_HEADER = ("# Environment variables this project reads. Never commit their values: set them in your\n"
+                   "# secret store, or copy this file to .env for local runs.\n")
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class Remediation(BaseModel):
+    """What the playbook did: the files to commit, each variable with the file that reads it, and the flagged
+    secrets it left for a person with the reason."""
+
+    changes: list[FileChange] = Field(default_factory=list)
+    variables: dict[str, str] = Field(default_factory=dict)
+    left_for_people: list[Leftover] = Field(default_factory=list)
 
 
 def apply(ticket: Ticket, workdir: Path) -> list[FileChange]:
-    return remediate(workdir)
+    """The playbook contract: the files to commit. What it could not move is logged for the task log; when it
+    could move nothing at all, the step fails with that list rather than open an empty PR."""
+    done = remediate(workdir)
+    for item in done.left_for_people:
+        log.warning("secret left for a person: %s:%d (%s): %s", item.path, item.line, ", ".join(item.kinds),
+                    item.reason)
+    if done.left_for_people and not done.changes:
+        raise AgentError("detect-secrets found secrets the playbook cannot move safely; move them by hand: "
+                         + "; ".join(f"{i.path}:{i.line}: {i.reason}" for i in done.left_for_people))
+    return done.changes
 
 
-def remediate(workdir: Path) -> list[FileChange]:
-    """Rewrite the flagged modules in place and return them; the rescan of the copy must find nothing."""
-    flagged: dict[str, set[int]] = defaultdict(set)
-    for finding in tools.secret_findings(workdir):
-        flagged[finding["filename"]].add(finding["line_number"])
-    unfixable = sorted(path for path in flagged if not path.endswith(".py"))
-    if unfixable:
-        raise AgentError(
-            f"detect-secrets found secrets outside Python modules ({', '.join(unfixable)}); "
-            "only Python string literals are moved to the environment automatically"
-        )
-    changes = []
-    for path, lines in sorted(flagged.items()):
-        target = workdir / path
-        rewritten = rewrite_module(path, target.read_text(encoding="utf-8"), lines)
-        target.write_text(rewritten, encoding="utf-8")
-        changes.append(FileChange(path=path, content=rewritten))
-    remaining = tools.secret_findings(workdir)
-    if remaining:
-        where = ", ".join(f"{f['filename']}:{f['line_number']} ({f['type']})" for f in remaining)
-        raise AgentError(f"secrets remain after remediation: {where}")
-    return changes
-
-
-def env_var_name(path: str, variable: str) -> str:
-    """`invoicing/config.py` + `API_KEY` → `INVOICING_API_KEY`: prefixed by the package so two services'
-    keys never share a name in one deployment; deterministic so a rerun picks the same name."""
-    parts = [p for p in PurePosixPath(path).parts[:-1] if p not in _NOT_A_PACKAGE]
-    prefix = _upper_snake(parts[0] if parts else PurePosixPath(path).stem)
-    name = _upper_snake(variable)
-    return name if name.startswith(f"{prefix}_") else f"{prefix}_{name}"
+def remediate(workdir: Path) -> Remediation:
+    """Rewrite the flagged files in `workdir` in place and return what changed; the rescan of the changed files
+    must find nothing but what was left for a person."""
+    flagged = _flagged(tools.secret_findings(workdir))
+    done = Remediation()
+    texts: dict[str, str] = {}
+    for path, hits in sorted(flagged.items()):
+        text = (workdir / path).read_text(encoding="utf-8", errors="replace")
+        rewrite = _rewrite(path, text, hits, workdir)
+        done.left_for_people += rewrite.left
+        for name, reader in rewrite.variables.items():
+            done.variables.setdefault(name, reader)
+        if rewrite.text != text:
+            texts[path] = rewrite.text
+    if texts:
+        example, content = _documented(workdir, texts, done.variables)
+        texts[example] = content
+    for path, text in sorted(texts.items()):
+        (workdir / path).write_text(text, encoding="utf-8")
+        done.changes.append(FileChange(path=path, content=text))
+    _check_rescan(workdir, sorted(texts), flagged, done.left_for_people)
+    return done
 
 
 def env_vars_read(source: str) -> list[str]:
-    """Names a module reads with os.environ[...], os.environ.get(...) or os.getenv(...), in order."""
+    """Names a module reads with os.environ[...], os.environ.get(...), os.getenv(...) or the playbook's
+    accessor, in order."""
     names: list[str] = []
     for node in ast.walk(ast.parse(source)):
         key: ast.expr | None = None
@@ -71,65 +109,107 @@ def env_vars_read(source: str) -> list[str]:
 
 
 def env_vars_in(workdir: Path, paths: list[str]) -> dict[str, str]:
-    """Environment variable → the first of `paths` (Python modules in `workdir`) that reads it."""
+    """Environment variable → the first of `paths` that reads it: a Python module's lookups, or a
+    configuration file's `${NAME}` placeholders (what the playbook writes there)."""
     found: dict[str, str] = {}
     for path in paths:
-        if path.endswith(".py") and (workdir / path).is_file():
-            for name in env_vars_read((workdir / path).read_text(encoding="utf-8")):
-                found.setdefault(name, path)
+        target = workdir / path
+        if not target.is_file():
+            continue
+        if path.endswith(".py"):
+            names = env_vars_read(target.read_text(encoding="utf-8"))
+        elif kind_of(path) == "config":
+            names = _placeholders(target.read_text(encoding="utf-8"))
+        else:
+            continue
+        for name in names:
+            found.setdefault(name, path)
     return found
 
 
-def rewrite_module(path: str, source: str, lines: set[int]) -> str:
-    """Replace the string literals on `lines` with `os.environ["<NAME>"]` and import os if needed."""
-    tree = ast.parse(source, filename=path)
-    bound = _bound_literals(tree)
-    edits: list[tuple[ast.Constant, str]] = []
-    for line in sorted(lines):
-        hits = [(node, name) for node, name in bound if node.lineno <= line <= (node.end_lineno or node.lineno)]
-        if not hits:
-            raise AgentError(
-                f"{path}:{line}: the flagged secret is not a string literal assigned to a name, keyword or "
-                "dict key, so its environment variable cannot be named safely; move it by hand"
-            )
-        edits.extend((node, f'os.environ["{env_var_name(path, name)}"]') for node, name in hits)
-    encoded = [line.encode("utf-8") for line in source.splitlines(keepends=True)]
-    for node, replacement in sorted(set(edits), key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
-        first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
-        head = encoded[first][: node.col_offset]
-        tail = encoded[last][node.end_col_offset :]
-        encoded[first : last + 1] = [head + replacement.encode("utf-8") + tail]
-    rewritten = b"".join(encoded).decode("utf-8")
-    return rewritten if _imports_os(tree) else _add_import_os(rewritten)
+def _flagged(findings: list[dict[str, Any]]) -> dict[str, Flagged]:
+    lines: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    hashes: dict[str, set[str]] = defaultdict(set)
+    for finding in findings:
+        lines[finding["filename"]][finding["line_number"]].append(finding["type"])
+        hashes[finding["filename"]].add(finding["hashed_secret"])
+    return {path: Flagged(dict(by_line), frozenset(hashes[path])) for path, by_line in lines.items()}
 
 
-def _bound_literals(tree: ast.Module) -> list[tuple[ast.Constant, str]]:
-    """String literals with the name they are bound to: assignment target, keyword or dict key."""
-    found: list[tuple[ast.Constant, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and (literal := _str_literal(node.value)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if name := next((n for n in map(_target_name, targets) if n), None):
-                found.append((literal, name))
-        elif isinstance(node, ast.keyword) and node.arg and (literal := _str_literal(node.value)):
-            found.append((literal, node.arg))
-        elif isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values, strict=True):
-                if (key_literal := _str_literal(key)) and (literal := _str_literal(value)):
-                    found.append((literal, key_literal.value))
-    return found
+def _rewrite(path: str, text: str, flagged: Flagged, workdir: Path) -> Rewrite:
+    """The handler for `path`'s kind, or everything left for a person with the reason."""
+    kind = kind_of(path)
+    if file_role(path) == "test":
+        reason = ("a test file: its credential is a fixture, and moving it would break the tests; if it is real, "
+                  "rotate it and put an obvious fake in its place")
+    elif kind is None:
+        reason = f"a {PurePosixPath(path).suffix or 'suffix-less'} file, which the playbook cannot edit safely"
+    elif kind == "python":
+        return rewrite_module(path, text, flagged, _importers(workdir, path))
+    else:
+        return rewrite_config(path, text, flagged, kind)
+    return Rewrite(text=text, left=[flagged.leftover(path, line, reason) for line in sorted(flagged.lines)])
 
 
-def _target_name(target: ast.expr) -> str | None:
-    if isinstance(target, ast.Name):
-        return target.id
-    if isinstance(target, ast.Attribute):
-        return target.attr
-    return None
+def _importers(workdir: Path, module_path: str) -> Callable[[str], str | None]:
+    """`name` → 'other.py:line' where another module imports `name` from `module_path` by name, else None."""
+    stem = PurePosixPath(module_path).stem
+    where: dict[str, str] = {}
+    for path in repo_files(workdir):
+        if not path.endswith(".py") or path == module_path:
+            continue
+        try:
+            tree = ast.parse((workdir / path).read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").rpartition(".")[2] == stem:
+                for alias in node.names:
+                    where.setdefault(alias.name, f"{path}:{node.lineno}")
+    return where.get
 
 
-def _str_literal(node: ast.expr | None) -> ast.Constant | None:
-    return node if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+def _documented(workdir: Path, texts: dict[str, str], variables: dict[str, str]) -> tuple[str, str]:
+    """The example env file with a line per variable it lacks, each after a comment naming its reader."""
+    example = next((name for name in EXAMPLE_ENV_FILES if name in texts or (workdir / name).is_file()),
+                   EXAMPLE_ENV_FILES[0])
+    current = texts.get(example)
+    if current is None:
+        current = (workdir / example).read_text(encoding="utf-8") if (workdir / example).is_file() else _EXAMPLE_HEADER
+    present = {line.split("=", 1)[0].removeprefix("export ").strip() for line in current.splitlines() if "=" in line}
+    added = [f"\n# read by {reader}{_how(reader, name)}\n{name}=\n"
+             for name, reader in sorted(variables.items()) if name not in present]
+    if current and not current.endswith("\n"):
+        current += "\n"
+    return example, current + "".join(added)
+
+
+def _how(reader: str, name: str) -> str:
+    if reader.endswith(".py"):
+        return "; required when used, not at import"
+    if kind_of(reader) == "config":
+        return f" as ${{{name}}}; its loader must expand environment variables"
+    return ""
+
+
+def _check_rescan(workdir: Path, changed: list[str], flagged: dict[str, Flagged], left: list[Leftover]) -> None:
+    """Only values left for a person may remain in the changed files. Matched per file by hash, since the
+    rewrite moved line numbers: a file with something left for a person may keep its flagged values."""
+    if not changed:
+        return
+    kept = {(item.path, h) for item in left for h in flagged[item.path].hashes}
+    remaining = [f for f in tools.secret_findings(workdir, changed) if (f["filename"], f["hashed_secret"]) not in kept]
+    if remaining:
+        where = ", ".join(f"{f['filename']}:{f['line_number']} ({f['type']})" for f in remaining)
+        raise AgentError(f"secrets remain after remediation: {where}")
+
+
+def _placeholders(text: str) -> list[str]:
+    names: list[str] = []
+    for name in _PLACEHOLDER.findall(text):
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def _is_environ(node: ast.expr) -> bool:
@@ -141,44 +221,4 @@ def _is_environ(node: ast.expr) -> bool:
 def _is_env_getter(func: ast.expr) -> bool:
     if isinstance(func, ast.Attribute):
         return (func.attr == "get" and _is_environ(func.value)) or func.attr == "getenv"
-    return isinstance(func, ast.Name) and func.id == "getenv"
-
-
-def _imports_os(tree: ast.Module) -> bool:
-    return any(
-        isinstance(stmt, ast.Import) and any(alias.name == "os" and alias.asname is None for alias in stmt.names)
-        for stmt in tree.body
-    )
-
-
-def _add_import_os(source: str) -> str:
-    """`import os` after the docstring and __future__ imports: with the other imports if the module has
-    some, else in a block of its own."""
-    tree = ast.parse(source)
-    lines = source.splitlines(keepends=True)
-    preamble_end = 0
-    rest = list(tree.body)
-    while rest and (_is_docstring(rest[0], first=preamble_end == 0) or _is_future(rest[0])):
-        preamble_end = rest.pop(0).end_lineno or 0
-    if rest and isinstance(rest[0], (ast.Import, ast.ImportFrom)):
-        lines.insert(rest[0].lineno - 1, "import os\n")
-    elif preamble_end:
-        lines[preamble_end:preamble_end] = ["\n", "import os\n"]
-    else:
-        start = 0
-        while start < len(lines) and re.match(r"#(!|.*coding[:=])", lines[start]):
-            start += 1
-        lines[start:start] = ["import os\n", "\n"]
-    return "".join(lines)
-
-
-def _is_docstring(stmt: ast.stmt, *, first: bool) -> bool:
-    return first and isinstance(stmt, ast.Expr) and _str_literal(stmt.value) is not None
-
-
-def _is_future(stmt: ast.stmt) -> bool:
-    return isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
-
-
-def _upper_snake(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").upper()
+    return isinstance(func, ast.Name) and func.id in ("getenv", ACCESSOR)

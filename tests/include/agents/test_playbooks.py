@@ -37,16 +37,21 @@ def test_dependency_bump_rewrites_only_the_pin(demo_dir: Path, demo_ticket: Make
     assert playbook_for(ticket)(ticket, demo_dir) == []  # a rerun on its own result changes nothing
 
 
-def test_dependency_bump_in_pyproject_keeps_extras_and_markers(tmp_path: Path) -> None:
+def test_dependency_bump_raises_pins_but_never_narrows_library_metadata(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "svc"\ndependencies = [\n  "requests[socks]>=2.31.0,<3; python_version >= \'3.9\'",\n'
-        '  "httpx==0.27.0",\n]\n'
+        '  "httpx==0.27.0",\n]\n[project.optional-dependencies]\nhttp2 = ["h2==4.0.0"]\n'
     )
+    (tmp_path / "setup.cfg").write_text("[options]\ninstall_requires =\n    requests>=2.20\n"
+                                        "[options.extras_require]\nsocks = requests[socks]>=2.20\n")
     (tmp_path / "requirements-dev.txt").write_text("Requests == 2.31.0  # pinned for CI\npytest==8.0.0\n")
     changes = {c.path: c.content for c in dependency.bump(tmp_path, "requests", Version("2.32.3"))}
-    assert "\"requests[socks]>=2.32.3,<3; python_version >= '3.9'\"" in changes["pyproject.toml"]
-    assert '"httpx==0.27.0"' in changes["pyproject.toml"]
-    assert changes["requirements-dev.txt"] == "Requests ==2.32.3  # pinned for CI\npytest==8.0.0\n"
+    assert changes == {"requirements-dev.txt": "Requests ==2.32.3  # pinned for CI\npytest==8.0.0\n"}, \
+        "ranges in pyproject.toml and setup.cfg already admit 2.32.3 and stay as they are"
+    changes = {c.path: c.content for c in dependency.bump(tmp_path, "h2", Version("4.1.0"))}
+    assert 'http2 = ["h2==4.1.0"]' in changes["pyproject.toml"], "an exact pin in metadata is raised"
+    with pytest.raises(AgentError, match="the range .*excludes 3.0.0; library metadata is not narrowed or widened"):
+        dependency.bump(tmp_path, "requests", Version("3.0.0"))
 
 
 @pytest.mark.parametrize(
@@ -67,36 +72,15 @@ def test_dependency_bump_needs_package_and_version(demo_ticket: MakeTicket) -> N
 def test_secret_remediation_moves_the_key_to_the_environment(demo_dir: Path, demo_ticket: MakeTicket) -> None:
     assert tools.secret_findings(demo_dir)  # the seed really leaks
     changes = playbook_for(demo_ticket(SECRET))(demo_ticket(SECRET), demo_dir)
-    assert [c.path for c in changes] == ["invoicing/config.py"]
-    source = changes[0].content or ""
-    assert 'API_KEY = os.environ["INVOICING_API_KEY"]' in source
+    assert [c.path for c in changes] == [".env.example", "invoicing/config.py"]
+    source = changes[1].content or ""
+    assert 'if name == "API_KEY":\n        return _required_env("INVOICING_API_KEY")' in source
     assert "sk_live" not in source and "import os\n" in source
     assert source.index('"""Settings') < source.index("import os") < source.index("API_BASE_URL")
     ast.parse(source)
     assert tools.secret_findings(demo_dir) == []
     assert secrets.env_vars_read(source) == ["INVOICING_API_KEY"]
-
-
-def test_secret_rewrite_names_keywords_dict_keys_and_attributes() -> None:
-    source = (
-        "import logging\n\n"
-        "client = connect(password='hunter2hunter2')\n"
-        "HEADERS = {'X-Api-Token': 'abcdefabcdef'}\n"
-        "self.token = 'zzzzzzzzzzzz'\n"
-    )
-    rewritten = secrets.rewrite_module("svc/settings.py", source, {3, 4, 5})
-    assert rewritten.startswith("import os\nimport logging\n")
-    assert "connect(password=os.environ[\"SVC_PASSWORD\"])" in rewritten
-    assert "{'X-Api-Token': os.environ[\"SVC_X_API_TOKEN\"]}" in rewritten
-    assert 'self.token = os.environ["SVC_TOKEN"]' in rewritten
-    with pytest.raises(AgentError, match="move it by hand"):
-        secrets.rewrite_module("svc/settings.py", "print('hunter2hunter2')\n", {1})
-
-
-def test_secret_outside_python_is_reported_not_guessed(demo_dir: Path) -> None:
-    (demo_dir / "deploy.env").write_text((demo_dir / "invoicing/config.py").read_text().split("\n")[3] + "\n")
-    with pytest.raises(AgentError, match="outside Python modules .*deploy.env"):
-        secrets.remediate(demo_dir)
+    assert "\nINVOICING_API_KEY=\n" in (changes[0].content or "")
 
 
 def test_lint_fix_runs_ruff_fix_and_nothing_else(demo_dir: Path, demo_ticket: MakeTicket) -> None:

@@ -38,11 +38,14 @@ def test_the_models_summary_is_posted_after_the_deterministic_review(
     ticket, made = bumped
     scripted_llm.say({"summary": SUMMARY, "risks": RISKS})
     result = review.run(review_task(ticket, made))
-    assert (result.ok, result.blocking, result.findings, result.comments_posted) == (True, False, [], 1)
+    assert (result.ok, result.blocking, result.findings, result.comments_posted) == (True, False, [], 2)
     assert (result.model_summary, result.model_risks, result.summarised_by) == (SUMMARY, RISKS, MODEL)
     assert result.summary == (f"PR #{made.pr_id}: 0 findings (0 high) in 1 changed files; published for review; "
                               f"summarised by {MODEL}")
-    [comment] = tenant_forge.comments(made.pr_id)
+    pinned = next(c for c in result.criteria if "requests" in c.text)
+    assert (pinned.status, pinned.evidence) == ("met", "pinned in requirements.txt")
+    criteria, comment = tenant_forge.comments(made.pr_id)
+    assert criteria.body.startswith("**Acceptance criteria**"), "the criteria first: they are the verdict's evidence"
     assert comment.body == (f"**Summary** (written by {MODEL}: a model's reading of the diff, not a verdict)\n\n"
                             f"{SUMMARY}\n\nRisks to check:\n\n- {RISKS[0]}")
     assert tenant_forge.statuses(made.pr_id)["review"] == "succeeded"
@@ -55,7 +58,7 @@ def test_the_models_summary_is_posted_after_the_deterministic_review(
 
     again = review.run(review_task(ticket, made))
     assert (again.comments_posted, again.model_summary) == (0, SUMMARY), "the cached answer, the same comment"
-    assert len(tenant_forge.comments(made.pr_id)) == 1 and len(calls(db, ticket.tenant)) == 1
+    assert len(tenant_forge.comments(made.pr_id)) == 2 and len(calls(db, ticket.tenant)) == 1
 
 
 @pytest.mark.parametrize("failure", ["invalid twice", "provider down"])
@@ -70,5 +73,6 @@ def test_without_a_valid_answer_the_review_is_the_deterministic_one(
     result = review.run(review_task(ticket, made))
     assert result.summary == f"PR #{made.pr_id}: 0 findings (0 high) in 1 changed files; published for review"
     assert (result.model_summary, result.model_risks, result.summarised_by) == (None, [], None)
-    assert (result.comments_posted, tenant_forge.comments(made.pr_id)) == (0, [])
+    assert result.comments_posted == 1
+    assert [c.body.split("\n")[0] for c in tenant_forge.comments(made.pr_id)] == ["**Acceptance criteria**"]
     assert tenant_forge.statuses(made.pr_id)["review"] == "succeeded"

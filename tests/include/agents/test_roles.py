@@ -4,7 +4,6 @@ second run must add nothing: no commit, PR or comment."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +41,7 @@ def merge_dev_pr(forge: LocalForge, pr_id: int) -> None:
     forge.merge(pr_id)
 
 
-def test_po_adds_the_checks_the_change_kind_implies(demo_ticket: MakeTicket) -> None:
+def test_po_adds_the_checks_the_change_kind_implies(forge: LocalForge, demo_ticket: MakeTicket) -> None:
     result = po.run(task(demo_ticket(BUMP), AgentRole.PO))
     assert [(item.text, item.check) for item in result.checklist] == [
         ("requirements.txt pins requests==2.32.3", "file"),
@@ -91,10 +90,10 @@ def test_secret_ticket_is_fixed_reviewed_clean_and_published(
 ) -> None:
     ticket = demo_ticket(SECRET)
     result = dev.run(task(ticket, AgentRole.DEV))
-    assert (result.files_changed, result.risk_class) == (["invoicing/config.py"], RiskClass.R3)
+    assert (result.files_changed, result.risk_class) == ([".env.example", "invoicing/config.py"], RiskClass.R3)
     assert "INVOICING_API_KEY" in result.summary
     assert "rotate it" in forge.get_pr(result.pr_id).description
-    assert 'os.environ["INVOICING_API_KEY"]' in (show(DEMO_REPO, result.branch, "invoicing/config.py") or "")
+    assert '_required_env("INVOICING_API_KEY")' in (show(DEMO_REPO, result.branch, "invoicing/config.py") or "")
     assert dev.run(task(ticket, AgentRole.DEV)) == result
     verdict = review.run(task(ticket, AgentRole.REVIEW, dev=result))
     assert (verdict.ok, verdict.blocking, verdict.findings) == (True, False, [])
@@ -131,7 +130,7 @@ def test_pipeline_creates_then_keeps_the_ci_yaml(forge: LocalForge, demo_ticket:
     assert created.action == "created" and created.head_commit == forge.head(DEMO_REPO, dev_result.branch)
     yaml_text = show(DEMO_REPO, dev_result.branch, "azure-pipelines.yml") or ""
     assert yaml_text.splitlines()[0] == MARKER and "pip install -r requirements.txt" in yaml_text
-    assert forge.statuses(dev_result.pr_id) == {"ci/pipeline-config": "succeeded"}
+    assert forge.statuses(dev_result.pr_id) == {"ticketpilot/ci-config": "succeeded"}
     again = pipeline.run(task(ticket, AgentRole.PIPELINE, dev=dev_result))
     assert (again.action, again.head_commit) == ("unchanged", created.head_commit)
     owned = "trigger: none\nsteps:\n  - script: python -m pytest -q -x\n"
@@ -150,7 +149,8 @@ def test_tests_run_the_pipeline_command_and_set_the_build_status(
     result = testing.run(task(ticket, AgentRole.TEST, dev=dev_result))
     assert (result.ok, result.passed, result.iterations) == (True, True, 1)
     [run] = result.runs
-    assert run.command == [sys.executable, "-m", "pytest", "-q"] and run.exit_code == 0
+    assert run.command[1:] == ["-m", "pytest", "-q"] and run.exit_code == 0
+    assert "/venvs/" in run.command[0], "the repository's own venv (include/sandbox), not the platform's python"
     assert "5 passed" in run.output_tail and len(run.output_tail) <= 4000
     assert forge.statuses(dev_result.pr_id)["ci/build"] == "succeeded"
 
