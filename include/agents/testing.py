@@ -4,15 +4,18 @@ fix edits (prompt `test_fix`) from the failing output, passing the number of fai
 router escalates to its large model. Each fix is committed under a key of its iteration and base commit: a
 repeated commit is not made twice, and a retried step, which starts from the branch tip with the earlier fixes
 in it, never has its new fix mistaken for an old one. Without a fixer for the kind and without a model, the
-step reports red, as it always did.
+step reports red, as it always did; its verdict quotes the run's first error.
+
+Every run happens in the sandbox (include/sandbox) with the repository's own venv, looked up again per run so
+a fix that changes a pin is tested against it; which isolation applied goes to the audit log.
 
 Named testing.py so pytest never mistakes the module for a test file."""
 
 from __future__ import annotations
 
 import logging
+import re
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,22 +27,24 @@ from include.agents.playbooks import lint
 from include.agents.playbooks import pipeline as template
 from include.agents.workspace import checked_out, diffstat
 from include.contracts import AgentTask, ChangeKind, TestResult, TestRun
+from include.sandbox import record_isolation
 from include.scm import FileChange
 
 log = logging.getLogger(__name__)
 
-STATUS_CONTEXT = "ci/build"
+STATUS_CONTEXT = "ticketpilot/tests"
 FIXERS = {ChangeKind.LINT_FIX: lint.fix}
 """Change kinds whose test failures a deterministic tool may repair."""
+FIRST_ERROR_CHARS = 300
 
 
-def resolve_test_command(workdir: Path) -> list[str]:
-    """The pipeline's pytest line run with this interpreter, else `python -m pytest -q`."""
+def resolve_test_command(workdir: Path, python: str) -> list[str]:
+    """The pipeline's pytest line run with `python` (the repository venv's), else `python -m pytest -q`."""
     declared = template.declared_test_command(workdir)
-    argv = tools.with_our_python(declared or shlex.split(template.DEFAULT_TEST_COMMAND))
-    if argv[0] != sys.executable:
+    argv = tools.with_python(declared or shlex.split(template.DEFAULT_TEST_COMMAND), python)
+    if argv[0] != python:
         log.warning("pipeline test command %r is not a Python command; running the default", declared)
-        argv = tools.with_our_python(shlex.split(template.DEFAULT_TEST_COMMAND))
+        argv = tools.with_python(shlex.split(template.DEFAULT_TEST_COMMAND), python)
     return argv
 
 
@@ -54,17 +59,20 @@ def run(task: AgentTask) -> TestResult:
     verdict = ""
     try:
         with checked_out(scm, ticket.repo, dev.branch) as workdir:
-            command = resolve_test_command(workdir)
             fixer = Fixer(task, workdir, config, scm.diff(dev.pr_id) if config else "")
             for iteration in range(1, task.max_fix_iterations + 2):
-                outcome = tools.run(command, workdir, task.test_timeout_s)
-                log.info("iteration %d: %s exited %d in %.1fs", iteration, shlex.join(command[1:]),
-                         outcome.exit_code, outcome.duration_s)
+                sandbox = tools.repo_sandbox(workdir)  # per run: a fix that bumps a pin gets its own venv
+                command = resolve_test_command(workdir, sandbox.python)
+                outcome = sandbox.run(command, task.test_timeout_s)
+                log.info("iteration %d: %s exited %d in %.1fs (venv %s, isolation %s)", iteration,
+                         shlex.join(command[1:]), outcome.exit_code, outcome.duration_s,
+                         sandbox.venv.name if sandbox.venv else "-", outcome.isolation)
                 runs.append(TestRun(iteration=iteration, command=command, exit_code=outcome.exit_code,
                                     duration_s=round(outcome.duration_s, 3), output_tail=outcome.output_tail))
                 if outcome.exit_code == 0:
                     break
                 verdict = _failure(outcome)
+                log.warning("iteration %d: %s", iteration, verdict)
                 if iteration > task.max_fix_iterations:
                     verdict += f"; still failing after {task.max_fix_iterations} fix iterations"
                     break
@@ -75,6 +83,7 @@ def run(task: AgentTask) -> TestResult:
                 head = scm.commit_files(ticket.repo, dev.branch, fix.changes, fix.message,
                                         idempotency_key(ticket, "test", f"fix{iteration}", head[:12]))
                 runs[-1] = runs[-1].model_copy(update={"fix_applied": fix.applied, "fix_model": fix.model})
+            record_isolation(ticket.ticket_key, "test", sandbox)
     except AgentError as exc:
         scm.set_status(dev.pr_id, STATUS_CONTEXT, "failed", str(exc)[:200])
         raise
@@ -144,8 +153,31 @@ class Fixer:
 
 
 def _failure(outcome: tools.ToolRun) -> str:
+    """The verdict of a red run, with the first error the run printed, so the task log says why."""
     if outcome.timed_out:
         return f"tests timed out after {outcome.duration_s:.0f}s"
     if outcome.exit_code == 5:
         return "pytest collected no tests (exit 5)"
-    return f"tests failed (exit {outcome.exit_code})"
+    first = first_error(outcome)
+    return f"tests failed (exit {outcome.exit_code})" + (f": {first}" if first else "")
+
+
+_SUMMARY_LINE = re.compile(r"^(?:FAILED|ERROR) \S.*$", re.MULTILINE)
+_EXCEPTION_LINE = re.compile(r"^E +(\S.*)$", re.MULTILINE)
+
+
+def first_error(outcome: tools.ToolRun, limit: int = FIRST_ERROR_CHARS) -> str:
+    """pytest's first FAILED/ERROR summary line (a failed test, a collection error, completed with the first
+    `E` line of a traceback where pytest names only the file), else that `E` line, else the last line the
+    command printed (an interpreter that never reached pytest)."""
+    summary = _SUMMARY_LINE.search(outcome.stdout)
+    exception = _EXCEPTION_LINE.search(outcome.stdout)
+    if summary is not None:
+        line = summary.group(0).strip()
+        if " - " not in line and exception is not None:
+            line += f" - {exception.group(1).strip()}"
+        return line[:limit]
+    if exception is not None:
+        return exception.group(1).strip()[:limit]
+    lines = [line.strip() for line in (outcome.stdout + "\n" + outcome.stderr).splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else ""

@@ -1,100 +1,71 @@
-"""The repository tools agents run (ruff, bandit, detect-secrets, pytest), always as `sys.executable -m ...`
-subprocesses so the versions are the ones pinned with Ticketpilot, never whatever is first on PATH.
+"""The repository tools agents run (ruff, bandit, detect-secrets, pytest), always through the sandbox
+(include/sandbox): no network, no credentials, a filesystem limited to the working copy, an environment built
+from an allowlist, rlimits and a timeout that kills the whole process group.
 
-Each run gets a timeout that kills the whole process group (a test suite may start children) and an
-environment without Ticketpilot's own settings: repository code (which a model may have written) must not see
-the platform's database URL or credentials, the model providers' API keys, nor import Ticketpilot modules
-through PYTHONPATH."""
+The scanners only read the files, so they run as `python -I -m ...` of the platform's interpreter (the versions
+pinned with Ticketpilot, never whatever is first on PATH; `-I` so a repository module named like a scanner
+cannot stand in for it). The test command runs with the repository's own venv (`repo_sandbox`)."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from include.agents.errors import ToolError
 from include.agents.workspace import repo_files
-from model_serving.router.providers import PROVIDERS
+from include.sandbox import TIMEOUT_EXIT_CODE, Sandbox, ToolRun, VenvBuildError
+
+__all__ = ["TIMEOUT_EXIT_CODE", "TOOL_TIMEOUT_S", "ToolRun", "bandit_findings", "python_module", "repo_sandbox",
+           "ruff_findings", "ruff_fix", "run", "secret_findings", "with_our_python",
+           "with_python"]
 
 TOOL_TIMEOUT_S = 300
-OUTPUT_TAIL_CHARS = 4000
-TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` reports, so logs read the same
 _SCAN_BATCH = 200  # files per detect-secrets call, far below any argv limit
 
 
-@dataclass(frozen=True)
-class ToolRun:
-    argv: list[str]
-    exit_code: int
-    duration_s: float
-    stdout: str
-    stderr: str
-    timed_out: bool = False
-
-    @property
-    def output_tail(self) -> str:
-        """The end of the combined output: where test runners print their summary."""
-        return (self.stdout + self.stderr)[-OUTPUT_TAIL_CHARS:]
-
-
 def python_module(module: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", module, *args]
+    return [sys.executable, "-I", "-m", module, *args]
 
 
-def with_our_python(argv: list[str]) -> list[str]:
-    """A command written for CI (`python -m pytest -q`) run with this interpreter, so it sees the same
-    installed packages as the agent."""
+def with_python(argv: list[str], python: str) -> list[str]:
+    """A command written for CI (`python -m pytest -q`) run with `python`; other commands as they are."""
     if argv and Path(argv[0]).name in ("python", "python3"):
-        return [sys.executable, *argv[1:]]
+        return [python, *argv[1:]]
     return argv
 
 
+def with_our_python(argv: list[str]) -> list[str]:
+    """A CI command run with the platform's interpreter, for checks that bring no dependencies of their own
+    (the evals' hidden checks)."""
+    return with_python(argv, sys.executable)
+
+
 def run(argv: list[str], cwd: Path, timeout_s: float = TOOL_TIMEOUT_S) -> ToolRun:
-    """Run `argv` in `cwd`; a timeout kills its process group and reports exit code 124."""
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=_tool_env(),
-        start_new_session=True,
-    )
+    """Run `argv`, a command of the platform's interpreter, in the sandbox over the working copy `cwd`."""
+    return Sandbox.for_tools(cwd).run(argv, timeout_s)
+
+
+def repo_sandbox(workdir: Path) -> Sandbox:
+    """The sandbox with the repository's own venv; a venv that cannot be built fails the step with the
+    installer's words (a pin that does not exist, an index that is down)."""
     try:
-        stdout, stderr = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        stderr += f"\n[ticketpilot] killed after {timeout_s:g}s timeout"
-        return ToolRun(argv, TIMEOUT_EXIT_CODE, time.monotonic() - started, stdout, stderr, timed_out=True)
-    return ToolRun(argv, proc.returncode, time.monotonic() - started, stdout, stderr)
+        return Sandbox.for_workdir(workdir)
+    except VenvBuildError as exc:
+        raise ToolError(str(exc)) from exc
 
 
-_MODEL_KEYS = frozenset(f"{kind.env}_API_KEY" for kind in PROVIDERS.values())
-"""The model providers' API keys: code a model wrote runs under these tools and must never read them."""
-
-
-def _tool_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("TICKETPILOT_") and k != "PYTHONPATH" and k not in _MODEL_KEYS}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["COLUMNS"] = "160"  # test runners wrap and cut their summaries to this: the same on every machine
-    return env
+def _tool(result: ToolRun) -> str:
+    """The scanner's name and subcommand, for messages: the words after `-m`."""
+    argv = result.argv
+    start = argv.index("-m") + 1 if "-m" in argv else 0
+    return " ".join(argv[start : start + 2])
 
 
 def _checked(result: ToolRun, ok: tuple[int, ...]) -> ToolRun:
     if result.timed_out or result.exit_code not in ok:
-        tool = " ".join(result.argv[2:4])
-        raise ToolError(f"{tool} failed (exit {result.exit_code}): {result.output_tail[-800:].strip()}")
+        raise ToolError(f"{_tool(result)} failed (exit {result.exit_code}): {result.output_tail[-800:].strip()}")
     return result
 
 
@@ -102,8 +73,7 @@ def _json(result: ToolRun) -> Any:
     try:
         return json.loads(result.stdout)
     except json.JSONDecodeError as exc:
-        tool = " ".join(result.argv[2:4])
-        raise ToolError(f"{tool} printed no JSON ({exc}): {result.output_tail[-800:].strip()}") from exc
+        raise ToolError(f"{_tool(result)} printed no JSON ({exc}): {result.output_tail[-800:].strip()}") from exc
 
 
 def ruff_fix(cwd: Path) -> ToolRun:
@@ -115,7 +85,8 @@ def ruff_findings(cwd: Path, paths: list[str]) -> list[dict[str, Any]]:
     """Ruff's findings for `paths`, with repository-relative file names."""
     if not paths:
         return []
-    argv = python_module("ruff", "check", "--no-cache", "--exit-zero", "--output-format", "json", "--", *paths)
+    argv = python_module("ruff", "check", "--no-cache", "--no-fix", "--exit-zero", "--output-format", "json", "--",
+                         *paths)  # --no-fix: a repository's `fix = true` would make looking rewrite the files
     findings = _json(_checked(run(argv, cwd), (0,)))
     root = cwd.resolve()
     for finding in findings:

@@ -1,7 +1,8 @@
 """A scratch working copy per step, and the two views of change an agent needs: which files a tool
 rewrote in that copy (to commit them) and what a PR's unified diff touches (to size its risk).
 
-Checkouts are read/run only: every write goes back through the SCM adapter's idempotent commit."""
+Checkouts are read/run only: every write goes back through the SCM adapter's idempotent commit, and a clone
+carries no credential and cannot push (`disarm`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from include.scm import FileChange, ScmAdapter
 from include.scm.git import BareRepo, run_git
@@ -22,14 +24,41 @@ SKIP_DIRS = frozenset(
 )
 """Caches and environments that tools create while running; never part of a change."""
 
+NO_PUSH_URL = "no-push://only-the-platform-pushes"
+"""origin's push URL in a working copy: git knows no `no-push` transport, so every push fails at once."""
+_CREDENTIAL_KEY = re.compile(r"^(?:http\..*extraheader|credential\..*|url\..*insteadof)$", re.IGNORECASE)
 _DIFF_HEADER = re.compile(r"^diff --git a/(?P<old>.+) b/(?P<new>.+)$")
 
 
 @contextmanager
 def checked_out(scm: ScmAdapter, repo: str, branch: str) -> Iterator[Path]:
-    """A fresh clone of `branch` in a temporary directory that is removed when the step is done."""
+    """A fresh clone of `branch` in a temporary directory that is removed when the step is done, disarmed
+    before any repository code sees it."""
     with tempfile.TemporaryDirectory(prefix="tp-checkout-") as tmp:
-        yield scm.checkout(repo, branch, Path(tmp) / repo)
+        workdir = scm.checkout(repo, branch, Path(tmp) / repo)
+        disarm(workdir)
+        yield workdir
+
+
+def disarm(workdir: Path) -> None:
+    """Leave no credential and no push right in the clone: drop auth headers, credential helpers and URL
+    rewrites from its config, userinfo from origin's URL, and point origin's push URL at a transport that does
+    not exist. Fetched refs (refs/remotes/origin/*) stay for `keyed_commit`; only the platform pushes, after
+    the step, through its SCM adapter."""
+    keys = run_git("config", "--local", "--name-only", "--list", cwd=workdir).stdout.splitlines()
+    for key in sorted({key for key in keys if _CREDENTIAL_KEY.match(key)}):
+        run_git("config", "--local", "--unset-all", key, cwd=workdir, ok=(0, 5))
+    url = run_git("config", "--local", "--get", "remote.origin.url", cwd=workdir, ok=(0, 1)).stdout.strip()
+    if url and url != (clean := _without_userinfo(url)):
+        run_git("config", "--local", "remote.origin.url", clean, cwd=workdir)
+    run_git("config", "--local", "remote.origin.pushurl", NO_PUSH_URL, cwd=workdir)
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.scheme or "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def keyed_commit(workdir: Path, key: str, default_branch: str) -> tuple[str, str] | None:

@@ -1,6 +1,6 @@
 """What goldens hold, per skill; the answer schemas are the agents' own.
 
-Every answer is validated with the schema its agent validates with (`po.RefinedCriteria`,
+Every answer is validated with the schema its agent validates with (`po.TicketReading`,
 `docs.PrDescription`, `review.ReviewSummary`, `edits.EditPlan`), so an eval scores exactly what an agent
 would accept, and a schema change in an agent changes its eval with it.
 """
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from include.agents.docs import PrDescription
 from include.agents.edits import EditPlan, check_path
-from include.agents.po import RefinedCriteria
+from include.agents.po import TicketReading
 from include.agents.review import ReviewSummary
 from include.contracts import ChangeKind, RiskClass, Ticket
 from include.contracts.agent import Finding
@@ -21,7 +21,7 @@ TICKET_TENANT = "evals"
 
 __all__ = [
     "DevEditsInput", "DocsDescriptionInput", "EditPlan", "GoldenTicket", "PoRefineInput", "PrDescription",
-    "RefinedCriteria", "ReviewSummary", "ReviewSummaryInput",
+    "ReviewSummary", "ReviewSummaryInput", "TicketReading",
 ]
 
 

@@ -30,9 +30,9 @@ from include.evals.schemas import (
     EditPlan,
     PoRefineInput,
     PrDescription,
-    RefinedCriteria,
     ReviewSummary,
     ReviewSummaryInput,
+    TicketReading,
 )
 
 _PROMPT_FILE = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>(?P<major>\d+)\.\d+\.\d+)\.md$")
@@ -76,10 +76,12 @@ class Skill:
 
 
 def _po_refine(data: PoRefineInput) -> dict[str, str]:
-    """As `po.refine` quotes the ticket."""
+    """As `po.read` quotes the ticket (prompt major 2; major 1 answers validate with the same schema, whose
+    fields beyond `criteria` are optional)."""
     ticket = data.ticket
     own = "\n".join(f"- {text}" for text in ticket.acceptance_criteria) or "(none)"
     return {"ticket title": ticket.title, "ticket description": ticket.description,
+            "ticket tags": "(none)",  # goldens carry no tags
             "ticket acceptance criteria": own}
 
 
@@ -125,7 +127,7 @@ def _edits_apply(data: DevEditsInput, plan: EditPlan) -> None:
 
 SKILLS: dict[str, Skill] = {
     skill.name: skill for skill in (
-        Skill("po_refine", PoRefineInput, {1: RefinedCriteria}, _po_refine, max_tokens=200),
+        Skill("po_refine", PoRefineInput, {1: TicketReading, 2: TicketReading}, _po_refine, max_tokens=320),
         Skill("docs_pr_description", DocsDescriptionInput, {1: PrDescription, 2: DocsWriteup}, _docs_writeup,
               max_tokens=240, untrusted_by_major={1: _docs_description}),
         Skill("review_summary", ReviewSummaryInput, {1: ReviewSummary}, _review_summary, max_tokens=300),

@@ -70,7 +70,7 @@ def test_a_schema_constrains_the_small_models_answer_to_valid_json(
     does in plain JSON mode, where it invents keys or runs past its token budget)."""
     from include.agents.docs import DocsWriteup
     from include.agents.llm import answer_schema
-    from include.agents.po import RefinedCriteria
+    from include.agents.po import TicketReading
 
     tenant = f"t{uuid.uuid4().hex[:10]}"
     policy = RoutingPolicy(default_model=local.MODEL_SPEC, large_model=local.MODEL_SPEC, cache=False)
@@ -78,7 +78,7 @@ def test_a_schema_constrains_the_small_models_answer_to_valid_json(
     ticket = ("Ticket: Bump requests to 2.32.3. requirements.txt pins requests 2.31.0, affected by CVE-2024-35195. "
               "Upgrade requests to 2.32.3.")
     with ModelRouter({tenant: policy}, db_url=db_url, provider_configs=configs, pool_size=1) as router:
-        for schema, task in ((RefinedCriteria, "List checkable acceptance criteria for the ticket as JSON."),
+        for schema, task in ((TicketReading, "List checkable acceptance criteria for the ticket as JSON."),
                              (DocsWriteup, "Describe the merged change as JSON: description, changelog, adr.")):
             request = ChatRequest(messages=[ChatMessage(role="system", content=task),
                                             ChatMessage(role="user", content=ticket)],

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from include.agents.docs import DocsWriteup
 from include.agents.llm import GRAMMAR_MAX_LENGTH, answer_schema
-from include.agents.po import RefinedCriteria
+from include.agents.po import TicketReading
 from model_serving.router.cache import cache_key
 from model_serving.router.models import ChatMessage, ChatRequest
 from model_serving.router.providers.openai_compat import chat_completions_body
@@ -53,7 +53,7 @@ def test_the_http_service_takes_openai_structured_outputs() -> None:
 
 
 def test_the_schema_agents_send_has_no_patterns_and_no_huge_bounds() -> None:
-    criteria = answer_schema(RefinedCriteria)["properties"]["criteria"]["items"]
+    criteria = answer_schema(TicketReading)["properties"]["criteria"]["items"]
     assert criteria == {"type": "string", "minLength": 8, "maxLength": 240}
     writeup = answer_schema(DocsWriteup)
     assert "maxLength" not in writeup["properties"]["description"], f"1200 > {GRAMMAR_MAX_LENGTH}: left out"

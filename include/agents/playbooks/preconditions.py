@@ -153,8 +153,8 @@ def secret_found(ticket: Ticket, workdir: Path) -> Precondition:
     findings = tools.secret_findings(workdir)
     if not findings:
         return Precondition(False, "detect-secrets finds no secret in the repository")
-    files = sorted({finding["filename"] for finding in findings})
-    return Precondition(True, f"detect-secrets reports {len(findings)} finding(s) in {', '.join(files)}")
+    places = sorted({f"{finding['filename']}:{finding['line_number']}" for finding in findings})
+    return Precondition(True, f"detect-secrets finds a secret at {', '.join(places)}")
 
 
 # --- lint ---------------------------------------------------------------------------------------------------

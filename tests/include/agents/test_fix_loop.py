@@ -3,7 +3,6 @@ scripted LLM emulator committed through the local forge, and the ledger rows the
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +26,8 @@ SUMMARY = "format_cents pads the cents to two digits again."
 FIX = {"edits": [{"action": "replace", "path": "invoicing/totals.py", "search": BROKEN, "replace": FIXED}],
        "summary": SUMMARY}
 SIGNATURE = "def format_cents(cents: int, currency: str) -> str:\n"
+FIRST_ERROR = "FAILED tests/test_totals.py::test_format_cents - AssertionError: assert '-0.5 USD' == '-0.05 USD'"
+"""pytest's first summary line for the broken padding: the verdict quotes it, so the task log says why."""
 
 
 def useless(comment: str) -> dict[str, object]:
@@ -74,7 +75,7 @@ def test_a_red_run_is_fixed_by_the_models_edits_and_rerun_green(
     assert commits_on(tenant_forge, ticket.branch) == [
         f"Fix failing tests (AB#{ticket.workitem_id})|{ticket.ticket_key}:test:r1:fix1:{str(dev['head_commit'])[:12]}"]
     assert result.head_commit == tenant_forge.head(REPO, ticket.branch)
-    assert tenant_forge.statuses(int(str(dev["pr_id"])))["ci/build"] == "succeeded"
+    assert tenant_forge.statuses(int(str(dev["pr_id"])))["ticketpilot/tests"] == "succeeded"
     [sent] = scripted_llm.bodies
     system, user = sent["messages"]
     assert system["content"].startswith(model_edits.FIX_PROMPT.text)
@@ -99,13 +100,14 @@ def test_fixes_that_do_not_help_stop_after_the_bounded_iterations(
     assert (result.ok, result.passed, result.iterations) == (False, False, 3)
     assert [run.exit_code for run in result.runs] == [1, 1, 1]
     assert [run.fix_model for run in result.runs] == [MODEL, MODEL, None]
-    assert result.summary == f"PR #{dev['pr_id']}: tests failed (exit 1); still failing after 2 fix iterations"
+    assert result.summary == (f"PR #{dev['pr_id']}: tests failed (exit 1): {FIRST_ERROR}; "
+                              "still failing after 2 fix iterations")
     keys = [line.split("|")[1] for line in commits_on(tenant_forge, ticket.branch)]
     assert [key.split(":")[-2] for key in keys] == ["fix1", "fix2"], "one keyed commit per iteration"
     totals = file_at(tenant_forge, REPO, ticket.branch, "invoicing/totals.py") or ""
     assert SIGNATURE + "    # second\n    # first\n" in totals
     assert len(calls(db, ticket.tenant)) == 2
-    assert tenant_forge.statuses(int(str(dev["pr_id"])))["ci/build"] == "failed"
+    assert tenant_forge.statuses(int(str(dev["pr_id"])))["ticketpilot/tests"] == "failed"
     second_ask = scripted_llm.bodies[1]["messages"][1]["content"]
     assert "earlier fixes that did not make the tests pass" in second_ask and "1. Adds the comment first." in second_ask
 
@@ -134,20 +136,34 @@ def test_a_fix_that_never_applies_leaves_the_run_red_with_the_reason(
     result = testing.run(task(ticket, dev))
     assert (result.passed, result.iterations, result.runs[0].fix_applied) == (False, 1, "")
     assert result.summary.startswith(
-        f"PR #{dev['pr_id']}: tests failed (exit 1); no fix from the model: Ticket {ticket.ticket_key}: {MODEL} "
+        f"PR #{dev['pr_id']}: tests failed (exit 1): {FIRST_ERROR}; no fix from the model: Ticket "
+        f"{ticket.ticket_key}: {MODEL} "
         f"proposed no edits that apply to {REPO} for the test.fix step, after a retry with the reason and an "
         "escalated attempt.")
     assert "the search text does not occur in invoicing/totals.py" in result.summary
     assert commits_on(tenant_forge, ticket.branch) == []
     assert len(calls(db, ticket.tenant)) == 3
-    assert tenant_forge.statuses(int(str(dev["pr_id"])))["ci/build"] == "failed"
+    assert tenant_forge.statuses(int(str(dev["pr_id"])))["ticketpilot/tests"] == "failed"
 
 
-def test_code_under_test_never_sees_the_model_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_code_under_test_sees_no_variable_of_the_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-for-repository-code")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
-    monkeypatch.setenv("INVOICING_API_KEY", "the repository's own setting")
+    monkeypatch.setenv("INVOICING_API_KEY", "set on the worker, so not the repository's to read")
     names = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "INVOICING_API_KEY")
-    script = f"import os; print([os.environ.get(k) for k in {names!r}])"
-    seen = tools.run([sys.executable, "-c", script], tmp_path)
-    assert seen.stdout.strip() == "[None, None, \"the repository's own setting\"]"
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    sandbox = tools.repo_sandbox(tmp_path)
+    seen = sandbox.run([sandbox.python, "-c", f"import os; print([os.environ.get(k) for k in {names!r}])"])
+    assert seen.stdout.strip() == "[None, None, None]"
+
+
+def test_a_run_that_never_reaches_pytest_says_why(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_import.py").write_text("import requests\n\n\ndef test_get():\n    assert requests\n")
+    sandbox = tools.repo_sandbox(tmp_path)
+    collection = sandbox.run(testing.resolve_test_command(tmp_path, sandbox.python))
+    assert testing.first_error(collection) == "ERROR tests/test_import.py - ModuleNotFoundError: No module named " \
+                                              "'requests'", "pytest names the file; its first E line says why"
+    crashed = sandbox.run([sandbox.python, "-c", "raise SystemExit('no such settings module: app.settings')"])
+    assert testing.first_error(crashed) == "no such settings module: app.settings"

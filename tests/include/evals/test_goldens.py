@@ -69,7 +69,7 @@ def po_golden() -> dict:
 @pytest.mark.parametrize(("change", "reason"), [
     (lambda g: g.update(skill="po_rewrite"), "unknown skill 'po_rewrite'"),
     (lambda g: g["reference"].update(criteria="one string"), "valid list"),
-    (lambda g: g["scorers"].append({"kind": "length", "field": "items", "unit": "items"}), "RefinedCriteria lacks"),
+    (lambda g: g["scorers"].append({"kind": "length", "field": "items", "unit": "items"}), "TicketReading lacks"),
     (lambda g: g["scorers"].append({"kind": "check_passes"}), "for dev_edits goldens only"),
     (lambda g: g["scorers"].append({"kind": "forbidden", "field": "criteria", "patterns": ["("]}), "unterminated"),
     (lambda g: g["input"]["ticket"].update(description="x" * 5000), "truncated"),

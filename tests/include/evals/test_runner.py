@@ -148,13 +148,13 @@ def test_a_skill_without_its_prompt_is_skipped_not_failed(tmp_path: Path, script
                                                           target: EvalTarget, tenant: str, goldens: list[Golden],
                                                           db: psycopg.Connection) -> None:
     shutil.copy(PROMPTS_DIR / "po_refine.v1.0.0.md", tmp_path)
-    (tmp_path / "po_refine.v2.0.0.md").write_text("A future prompt with another answer shape.")
+    (tmp_path / "po_refine.v3.0.0.md").write_text("A future prompt with another answer shape.")
     (tmp_path / "po_refine.notes.md").write_text("not a prompt version")
     for golden in goldens:
         scripted.answer(golden.id, golden.reference)
     summary = run_evals(target, tenant=tenant, prompts_dir=tmp_path)
     assert summary.skipped == [
-        {"skill": "po_refine", "reason": "no answer schema for po_refine.v2.0.0 (major 2) in include/evals/skills.py"},
+        {"skill": "po_refine", "reason": "no answer schema for po_refine.v3.0.0 (major 3) in include/evals/skills.py"},
         {"skill": "docs_pr_description", "reason": "no prompt docs_pr_description yet"},
         {"skill": "review_summary", "reason": "no prompt review_summary yet"},
         {"skill": "dev_edits", "reason": "no prompt dev_edits yet"},

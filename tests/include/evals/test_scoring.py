@@ -30,7 +30,7 @@ def golden(goldens: list[Golden], request: pytest.FixtureRequest) -> Golden:
 def test_an_answer_the_agent_would_drop_scores_zero(golden: Golden, answer: object) -> None:
     result = score(golden, answer)
     assert (result.score, result.passed, [c.kind for c in result.checks]) == (0.0, False, ["schema"])
-    assert result.failure_reason.startswith("schema: does not validate against RefinedCriteria")
+    assert result.failure_reason.startswith("schema: does not validate against TicketReading")
 
 
 @pytest.mark.parametrize("golden", ["po-leaked-stripe-key"], indirect=True)
