@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import configparser
 import json
-import re
 import tomllib
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator
@@ -195,7 +194,7 @@ def typo_present(ticket: Ticket, workdir: Path) -> Precondition:
     targets = typo.target_files(ticket, workdir)
     for path in targets:
         text = (workdir / path).read_text(encoding="utf-8", errors="replace")
-        present = [wrong for wrong in fixes if re.search(rf"\b{re.escape(wrong)}\b", text, re.I)]
+        present = [wrong for wrong in fixes if typo.occurrence(wrong).search(text)]
         if present:
             return Precondition(True, f"{', '.join(map(repr, present))} occurs in {path}")
     return Precondition(False, f"{', '.join(map(repr, fixes))} does not occur in "

@@ -4,6 +4,7 @@ well-known misspelling; anything vaguer needs a person or a model, and the error
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 
@@ -28,19 +29,23 @@ COMMON_MISSPELLINGS = {
     "untill": "until",
     "wich": "which",
 }
-_QUOTE_OPEN, _QUOTE_CLOSE = "'\"`‘“", "'\"`’”"
+_QUOTE_OPEN, _QUOTE_CLOSE = "'\"`‘“„", "'\"`’”“"
 _QUOTED = re.compile(rf"[{_QUOTE_OPEN}](?P<word>[^{_QUOTE_CLOSE}\s]+)[{_QUOTE_CLOSE}]")
+_SAYS_CORRECT = (r"->|→|=>|\bto\b|\bwith\b|\bby\b|\bshould (?:read|be|say)\b|\bmust read\b"
+                 r"|,?\s*richtig (?:ist|wäre|lautet)\b:?|\bsollte (?:lauten|heißen)\b:?")
 _CORRECTION = re.compile(
-    rf"[{_QUOTE_OPEN}](?P<wrong>[^{_QUOTE_CLOSE}\n]+)[{_QUOTE_CLOSE}]\s*(?:->|→|=>|\bto\b|\bwith\b|\bby\b)\s*"
+    rf"[{_QUOTE_OPEN}](?P<wrong>[^{_QUOTE_CLOSE}\n]+)[{_QUOTE_CLOSE}]\s*(?:{_SAYS_CORRECT})\s*"
     rf"[{_QUOTE_OPEN}](?P<right>[^{_QUOTE_CLOSE}\n]+)[{_QUOTE_CLOSE}]"
 )
+"""'wrong' -> 'right', "wrong" should read "right", „falsch“, richtig ist „richtig“."""
 _README = re.compile(r"^README(\.(md|rst|txt))?$", re.I)
 
 
 def corrections(ticket: Ticket) -> dict[str, str]:
     """wrong → right pairs: spelled out ('a' -> 'b', 'a' with 'b'), else quoted well-known misspellings."""
     text = ticket_text(ticket)
-    explicit = {m["wrong"]: m["right"] for m in _CORRECTION.finditer(text)}
+    explicit = dict(_narrowed(" ".join(m["wrong"].split()), " ".join(m["right"].split()))
+                    for m in _CORRECTION.finditer(text))
     if explicit:
         return explicit
     known = {m["word"]: COMMON_MISSPELLINGS[m["word"].lower()] for m in _QUOTED.finditer(text)
@@ -51,6 +56,32 @@ def corrections(ticket: Ticket) -> dict[str, str]:
             f"{ticket.title!r}; name it as 'wrong' -> 'right'"
         )
     return known
+
+
+def _narrowed(wrong: str, right: str) -> tuple[str, str]:
+    """The part of a quoted passage the correction is about. Teams quote a whole sentence and then only the
+    corrected part ("… as they were so you that you can repopulate it" should read "so that you can repopulate
+    it"; „… linkify text safley“, richtig ist „safely“): replacing the whole quote would delete the rest of the
+    sentence. Words the correction shares with the quote anchor it; a one-word correction replaces the quote's
+    most similar word. No anchor at all: the quote as it stands."""
+    old, new = wrong.split(), right.split()
+    blocks = [b for b in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_matching_blocks() if b.size]
+    if blocks:
+        start, end = blocks[0].a - blocks[0].b, blocks[-1].a + blocks[-1].size + (len(new) - blocks[-1].b
+                                                                                   - blocks[-1].size)
+        return " ".join(old[max(start, 0):min(end, len(old))]), right
+    if len(new) == 1:
+        close = difflib.get_close_matches(right, old, n=1, cutoff=0.6)
+        if close:
+            return close[0].strip(".,;:!?"), right
+    return wrong, right
+
+
+def occurrence(wrong: str) -> re.Pattern[str]:
+    """Where `wrong` stands in a file: whole words, any case, and any run of white space (a README may wrap a
+    quoted phrase across lines)."""
+    words = r"\s+".join(re.escape(word) for word in wrong.split())
+    return re.compile(rf"(?<!\w){words}(?!\w)", re.I)
 
 
 def target_files(ticket: Ticket, workdir: Path) -> list[str]:
@@ -74,9 +105,8 @@ def apply(ticket: Ticket, workdir: Path) -> list[FileChange]:
         original = (workdir / path).read_text(encoding="utf-8")
         text = original
         for wrong, right in fixes.items():
-            pattern = re.compile(rf"\b{re.escape(wrong)}\b", re.I)
-            text = pattern.sub(lambda m, right=right: _same_case(m.group(0), right), text)
-            if re.search(rf"\b{re.escape(right)}\b", original, re.I):
+            text = occurrence(wrong).sub(lambda m, right=right: _same_case(m.group(0), right), text)
+            if occurrence(right).search(original):
                 already_fixed.add(wrong)
         if text != original:
             changes.append(FileChange(path=path, content=text))

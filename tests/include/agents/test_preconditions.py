@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from include.agents.playbooks import lint
+from include.agents.playbooks import lint, typo
 from include.agents.playbooks.preconditions import check, declared_in
 from include.contracts import ChangeKind, RiskClass, Ticket
 from include.demo.repo import demo_repo_files
@@ -92,7 +92,8 @@ def test_ci_file_is_the_forges(tmp_path: Path) -> None:
 
 
 TOOL_CASES = [
-    (SECRET, "Remove leaked Stripe API key from config", "", True, "detect-secrets finds a secret at invoicing/config.py:"),
+    (SECRET, "Remove leaked Stripe API key from config", "", True,
+     "detect-secrets finds a secret at invoicing/config.py:"),
     (LINT, "Fix lint: remove unused imports", "ruff reports F401 in invoicing/totals.py.", True,
      "in invoicing/totals.py"),
     (LINT, "Fix ruff findings in billing", "", False, "ruff finds nothing it can fix in billing"),
@@ -118,3 +119,19 @@ def test_lint_scope_reads_paths_modules_and_named_directories(repo: Path) -> Non
     assert lint.lint_scope(ticket(LINT, "Linter-Warnungen im Modul billing beheben"), repo) == ["billing"]
     assert lint.lint_scope(ticket(LINT, "Remove unused imports"), repo) == []
     assert declared_in(repo, "Attrs") == ["pyproject.toml"]
+
+
+@pytest.mark.parametrize(("description", "expected"), [
+    ('In README.md: "keeps the field names as they were so you that you can repopulate it" should read '
+     '"so that you can repopulate it".', {"so you that you can repopulate it": "so that you can repopulate it"}),
+    ("In README.rst steht „Bleach can also linkify text safley“, richtig ist „safely“.", {"safley": "safely"}),
+    ("Replace 'recieve' -> 'receive' in the README.", {"recieve": "receive"}),
+], ids=["a sentence quoted, a fragment corrected", "German quotes", "arrow"])
+def test_typo_corrections_as_teams_write_them(description: str, expected: dict[str, str]) -> None:
+    assert typo.corrections(ticket(ChangeKind.DOCS, "Fix a typo in the README", description)) == expected
+
+
+def test_a_quoted_phrase_is_found_across_a_line_break(tmp_path: Path) -> None:
+    text = "keeps the field names as they were so you that you can\nrepopulate it.\n"
+    fixed = typo.occurrence("so you that you can repopulate it").sub("so that you can repopulate it", text)
+    assert fixed == "keeps the field names as they were so that you can repopulate it.\n"
