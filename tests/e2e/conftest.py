@@ -18,12 +18,15 @@ import pytest
 
 from include.launcher.demo import seed
 from include.launcher.platform import Platform, free_port
+from include.scm.local import LocalForge
+from include.tenancy.provision import provision
+from tests.e2e.helpers import ACME
 from tests.emulators.ado.fixtures import ado_server
 from tests.emulators.ado.server import EmulatorServer
 from tests.emulators.llm.emulator import Emulator
 from tests.emulators.llm.emulator import EmulatorServer as LlmServer
 
-__all__ = ["ado_server", "ado_connection_env", "llm_backup", "platform"]
+__all__ = ["acme", "ado_server", "ado_connection_env", "llm_backup", "platform"]
 
 ADO_TENANT = "contoso"
 ADO_PAT = "contoso-e2e-pat"
@@ -56,3 +59,11 @@ def platform(ado_server: EmulatorServer, llm_backup: Emulator) -> Iterator[Platf
     finally:
         platform.down()
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def acme(platform: Platform) -> LocalForge:
+    """Tenant `acme` of the unhappy-path tests, provisioned once."""
+    with platform.client() as client:
+        provision(ACME, client)
+    return LocalForge.from_settings("acme")

@@ -14,7 +14,12 @@ import httpx
 from include.demo.tickets import demo_deliveries
 from include.launcher.follow import RunView, approve_over_rest, follow
 from include.launcher.platform import Platform
+from include.store.db import connect
+from include.tenancy.provision import TenantSpec
 
+ACME = TenantSpec(tenant_id="acme", hook_username="acme", hook_secret="acme-secret", default_repo="acme-main",
+                  approvers=["alice"])
+"""The tenant of the unhappy-path tests: each of its tickets works on a repository of its own."""
 UPDATED_SAMPLE = Path(__file__).parents[1] / "fixtures" / "ado-events" / "workitem.updated.json"
 
 
@@ -66,3 +71,10 @@ def run_to_end(platform: Platform, views: dict[str, RunView], approvers: dict[st
 
     with platform.client() as client:
         return follow(client, views, on_gate=on_gate, timeout=timeout)
+
+
+def acme_prs(repo: str) -> list[dict[str, Any]]:
+    """Tenant acme's PRs on `repo`, oldest first."""
+    with connect(autocommit=True) as conn:
+        return conn.execute("SELECT pr_id, source_branch, status, merge_commit FROM ticketpilot.pull_requests "
+                            "WHERE tenant_id = 'acme' AND repo = %s ORDER BY pr_id", (repo,)).fetchall()

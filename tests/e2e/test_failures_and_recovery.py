@@ -14,22 +14,13 @@ from include.launcher.follow import RunView, decide_over_rest, follow, spawned_r
 from include.launcher.platform import Platform
 from include.scm.local import LocalForge
 from include.store.db import connect
-from include.tenancy.provision import TenantSpec, provision
-from tests.e2e.helpers import delivery_like, merged_times, post, update_of
+from tests.e2e.helpers import ACME, delivery_like, merged_times, post, update_of
+from tests.e2e.helpers import acme_prs as prs
 
 pytestmark = pytest.mark.e2e
 
-ACME = TenantSpec(tenant_id="acme", hook_username="acme", hook_secret="acme-secret", default_repo="acme-main",
-                  approvers=["alice"])
 SECRET, LINT = 2, 3  # indexes into the demo deliveries
 FILED: dict[int, dict] = {}
-
-
-@pytest.fixture(scope="module")
-def acme(platform: Platform) -> LocalForge:
-    with platform.client() as client:
-        provision(ACME, client)
-    return LocalForge.from_settings("acme")
 
 
 def file_ticket(platform: Platform, forge: LocalForge, index: int, workitem: int, repo: str, *,
@@ -42,10 +33,6 @@ def file_ticket(platform: Platform, forge: LocalForge, index: int, workitem: int
     return RunView(ticket_key=response.json()["ticket_key"], dag_id=response.json()["dag_id"])
 
 
-def prs(repo: str) -> list[dict]:
-    with connect(autocommit=True) as conn:
-        return conn.execute("SELECT pr_id, source_branch, status, merge_commit FROM ticketpilot.pull_requests "
-                            "WHERE tenant_id = 'acme' AND repo = %s ORDER BY pr_id", (repo,)).fetchall()
 
 
 def test_rejected_gate_fails_the_run_and_merges_nothing(platform: Platform, acme: LocalForge) -> None:

@@ -1,0 +1,131 @@
+"""Real-project outcomes: the labelled tickets of include/demo/real_projects.yaml run through the whole DAG on the
+embedded platform, without a language model, and each ending is compared with its label.
+
+    PYTHONPATH=. .venv/bin/python bench/real_projects.py [--projects prettytable,freezegun,bleach]
+
+Gates are decided as the labels say (approve what should merge; reject what must not, so a person's click can
+never hide a wrong merge). Prints one row per ticket and a summary line:
+`tickets=N merged_green=… refused_with_reason=… wrong_merges=… unexpected=… draft_pr_p50_s=…`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from include.airflow_client import AirflowClient
+from include.demo.real_projects import (
+    TicketSpec,
+    deliveries,
+    project,
+    project_names,
+    project_tenant,
+    provision_project,
+)
+from include.launcher.follow import RunView, decide_over_rest, follow
+from include.launcher.platform import Platform, free_port
+from include.store.db import connect
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--projects", default=",".join(project_names()))
+    parser.add_argument("--timeout", type=float, default=5400)
+    args = parser.parse_args()
+    names = args.projects.split(",")
+    labels = {f"{project_tenant(n).tenant_id}-{t.id}": t for n in names for t in project(n).tickets}
+    home = Path(tempfile.mkdtemp(prefix="tp-bench-real-"))
+    platform = Platform(home=home, api_port=free_port(), heartbeat_timeout_s=20)
+    try:
+        platform.up()
+        platform.wait_for_factory()
+        with platform.client() as client:
+            for name in names:
+                provision_project(name, client)
+        started = time.monotonic()
+        views = post_all(platform, names)
+
+        def on_gate(view: RunView) -> list[str]:
+            with connect(autocommit=True) as conn:
+                gate = conn.execute("SELECT risk_class FROM ticketpilot.gate_requests WHERE ticket_key = %s "
+                                    "AND run_id = %s", (view.ticket_key, view.run_id)).fetchone()
+            if gate is None:
+                return []
+            if labels[view.ticket_key].expect.outcome == "refused":
+                decide_over_rest(platform.api_url, view.ticket_key, "alice", "alice", "reject", "must not merge")
+                return ["alice (rejected)"]
+            people = ["alice", "bob"] if gate["risk_class"] == "R3" else ["alice"]
+            for person in people:
+                decide_over_rest(platform.api_url, view.ticket_key, person, person, "approve", "bench")
+            return people
+
+        with platform.client() as client:
+            follow(client, views, on_gate=on_gate, timeout=args.timeout)
+            report(client, views, labels, time.monotonic() - started)
+    finally:
+        platform.down()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def post_all(platform: Platform, names: list[str]) -> dict[str, RunView]:
+    views = {}
+    for name in names:
+        spec = project_tenant(name)
+        for payload in deliveries(name):
+            response = httpx.post(f"{platform.api_url}/ticketpilot/hooks/ado/{spec.tenant_id}", json=payload,
+                                  auth=(spec.hook_username, spec.hook_secret), timeout=10)
+            response.raise_for_status()
+            body = response.json()
+            views[body["ticket_key"]] = RunView(ticket_key=body["ticket_key"], dag_id=body["dag_id"])
+    return views
+
+
+def report(client: AirflowClient, views: dict[str, RunView], labels: dict[str, TicketSpec], wall_s: float) -> None:
+    print("| ticket | kind | expected | ended | why / PR |")
+    print("|---|---|---|---|---|")
+    merged = refused = wrong = unexpected = 0
+    to_pr: list[float] = []
+    for key in sorted(views):
+        view, label = views[key], labels[key]
+        with connect(autocommit=True) as conn:
+            prs = conn.execute(
+                "SELECT p.pr_id, p.status, extract(epoch FROM p.created_at - t.created_at) AS to_pr "
+                "FROM ticketpilot.pull_requests p JOIN ticketpilot.tickets t "
+                "ON t.tenant_id = p.tenant_id AND t.workitem_id = p.workitem_id "
+                "WHERE t.ticket_key = %s AND p.source_branch NOT LIKE '%%-docs%%' ORDER BY p.pr_id", (key,)).fetchall()
+        landed = [pr for pr in prs if pr["status"] == "completed"]
+        to_pr += [float(pr["to_pr"]) for pr in prs[:1]]
+        if landed:
+            ended, why = "merged", f"PR #{landed[0]['pr_id']}"
+            merged += label.expect.outcome == "merged"
+            wrong += label.expect.outcome == "refused"
+        else:
+            ended, why = "refused", reason(client, view)
+            refused += label.expect.outcome == "refused" and label.expect.reason in why
+        unexpected += ended != label.expect.outcome
+        print(f"| {key} | {label.expect.kind.value} | {label.expect.outcome} | {ended} | {why[:160]} |")
+    p50 = statistics.median(to_pr) if to_pr else 0.0
+    print(f"\ntickets={len(views)} merged_green={merged} refused_with_reason={refused} wrong_merges={wrong} "
+          f"unexpected={unexpected} draft_pr_p50_s={p50:.1f} wall_s={wall_s:.0f}")
+
+
+def reason(client: AirflowClient, view: RunView) -> str:
+    """The line where the step that stopped the ticket says why (the agent's own message, or the skip)."""
+    for task in view.tasks:
+        if task["state"] in ("failed", "skipped"):
+            log = client.task_log(view.dag_id, view.run_id or "", task["task_id"], int(task.get("try_number") or 1))
+            lines = [line for line in log.splitlines() if "ticketpilot " in line or "Skipping" in line
+                     or "closed this without merging" in line]
+            if lines:
+                return f"{task['task_id']}: {lines[-1].strip()}"
+    return f"run {view.state}"
+
+
+if __name__ == "__main__":
+    main()
