@@ -4,6 +4,9 @@ It records the gate request, then defers to GateTrigger (no worker slot held) un
 decision arrives over REST (`POST /ticketpilot/gates/{ticket_key}/approve|reject`). Ops can also approve
 by marking this task success in the Airflow UI (task clearance); the merge step then records who did it.
 Rejection fails the run without retries; a timeout fails it with an escalation message.
+
+The class that decides the gate is the final check's (task `final_check`, what the merge would change) when
+that task ran, else the Dev step's; a class that needs no gate (R0/R1) passes at once, with no gate row.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from hooks.ado import AzureDevOpsHook
 from include.contracts import RiskClass, Ticket
 from include.store import gates
 from include.store.db import connect
-from triggers.gate import AdoVotes, GateEvent, GateTrigger, pull_ado_votes
+from triggers.gate import GateEvent, GateTrigger
+from triggers.gate_votes import AdoVotes, pull_ado_votes
 
 DEFAULT_GATE_TIMEOUT = timedelta(days=7)
 
@@ -32,7 +36,8 @@ class GateSensor(BaseSensorOperator):
     :param named_approvers: people of whom at least one must approve an R3 change.
     :param azure_devops_conn_id: for a tenant on Azure DevOps, the connection through which the approvers'
         votes on the ticket's PR are read as decisions (as well as the hook path and the REST/UI ones).
-    :param poll_interval: seconds between checks of the gate row (trigger and poke alike).
+    :param poll_interval: seconds between pokes of the gate row (sync path) and between reads of ADO votes;
+        a deferred gate is woken by its decision's NOTIFY (triggers/gate_waiter.py).
     """
 
     ui_color = "#fde68a"
@@ -59,7 +64,13 @@ class GateSensor(BaseSensorOperator):
     def execute(self, context: Any) -> Any:
         ticket = Ticket.model_validate(self.ticket)
         run_id = context["run_id"]
-        risk = self._risk(context, ticket)
+        risk, reasons = self._risk(context, ticket)
+        if not risk.needs_gate:
+            self.log.info("No gate needed for %s: the change is %s (%s)", ticket.ticket_key, risk.value,
+                          "; ".join(reasons) or "no reasons given")
+            return {"status": "not_needed", "decisions": [], "risk_class": risk.value}
+        if reasons:
+            self.log.info("%s is %s because: %s", ticket.ticket_key, risk.value, "; ".join(reasons))
         with connect(autocommit=True) as conn:
             gate = gates.request_gate(conn, ticket_key=ticket.ticket_key, run_id=run_id, risk_class=risk,
                                       named_approvers=self.named_approvers)
@@ -124,7 +135,11 @@ class GateSensor(BaseSensorOperator):
         return AdoVotes(azure_devops_conn_id=self.azure_devops_conn_id, repo=ticket.repo, pr_id=int(dev["pr_id"]),
                         approvers=self.named_approvers)
 
-    def _risk(self, context: Any, ticket: Ticket) -> RiskClass:
-        """The larger of the planned class and what the Dev step found in the real diff."""
+    def _risk(self, context: Any, ticket: Ticket) -> tuple[RiskClass, list[str]]:
+        """The final check's class and reasons when it ran; else the larger of the planned class and what
+        the Dev step found in the real diff."""
+        final = context["ti"].xcom_pull(task_ids="final_check")
+        if isinstance(final, Mapping) and final.get("risk_class"):
+            return RiskClass(final["risk_class"]), [str(r) for r in final.get("reasons") or []]
         dev = context["ti"].xcom_pull(task_ids="dev_change") or {}
-        return ticket.risk_class.at_least(RiskClass(dev.get("risk_class", ticket.risk_class)))
+        return ticket.risk_class.at_least(RiskClass(dev.get("risk_class", ticket.risk_class))), []

@@ -1,23 +1,20 @@
-"""GateTrigger: waits in the triggerer (no worker slot) until a gate is decided or times out."""
+"""GateTrigger: waits in the triggerer (no worker slot) until a gate is decided or times out.
+
+It waits on the triggerer's shared GateWaiter (triggers/gate_waiter.py): no connection and no polling loop of
+its own, however many gates are parked.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal, TypedDict
 
-import psycopg
 from airflow.triggers.base import BaseTrigger, TriggerEvent
-from asgiref.sync import sync_to_async
-from psycopg.rows import dict_row
 
-from hooks.ado import AzureDevOpsHook
-from include.scm.ado.client import AdoClient
 from include.settings import get_settings
-from include.store.db import connect
-from include.store.tickets import record_ado_decisions
-from include.tickets.ado_events import ReviewerVote, approver_votes
+from triggers.gate_votes import AdoVotes
+from triggers.gate_waiter import GateWaiter
 
 
 class GateEvent(TypedDict):
@@ -30,32 +27,9 @@ class GateEvent(TypedDict):
     decisions: list[dict[str, str]]
 
 
-class AdoVotes(TypedDict):
-    """Where an ado tenant's gate also reads decisions: the ticket PR's reviewer votes in Azure DevOps."""
-
-    azure_devops_conn_id: str
-    repo: str
-    pr_id: int
-    approvers: list[str]
-
-
-def pull_ado_votes(client: AdoClient, votes: AdoVotes, ticket_key: str) -> int:
-    """Record the deciding votes of the tenant's approvers on the PR as gate decisions (source 'ado');
-    the same rule and store as the `git.pullrequest.updated` hook path, so a lost hook delays nothing and a
-    vote seen both ways counts once. Returns the number of new decisions."""
-    reviewers = client.list_reviewers(votes["repo"], votes["pr_id"])
-    cast = tuple(ReviewerVote(unique_name=r.unique_name, display_name=r.display_name, vote=r.vote)
-                 for r in reviewers if r.unique_name and not r.is_container)
-    decided = approver_votes(cast, votes["approvers"])
-    if not decided:
-        return 0
-    with connect() as conn:
-        return record_ado_decisions(conn, ticket_key, votes["pr_id"], decided)
-
-
 class GateTrigger(BaseTrigger):
-    """Poll the gate's row until its status leaves `pending`; one cheap indexed query per interval. For an
-    ado tenant (`ado_votes`), each interval first records the approvers' votes cast on the PR in ADO."""
+    """Wait until the gate's row leaves `pending`. For an ado tenant (`ado_votes`), the approvers' votes on the
+    PR in ADO are read every `poll_interval` seconds and recorded as decisions."""
 
     def __init__(
         self, *, ticket_key: str, run_id: str, timeout_at: float, poll_interval: float = 2.0,
@@ -89,38 +63,16 @@ class GateTrigger(BaseTrigger):
 
     async def _wait(self) -> GateEvent:
         db_url = get_settings().require_db()  # from the triggerer's env: credentials never enter the trigger table
-        client = None
-        if self.ado_votes is not None:  # credentials come from the connection, read here in the triggerer
-            client = await sync_to_async(AzureDevOpsHook(self.ado_votes["azure_devops_conn_id"]).get_conn)()
-        try:
-            return await self._poll(db_url, client)
-        finally:
-            if client is not None:
-                client.close()
-
-    async def _poll(self, db_url: str, client: AdoClient | None) -> GateEvent:
-        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True, row_factory=dict_row) as conn:
-            while True:
-                if client is not None and self.ado_votes is not None:
-                    await sync_to_async(pull_ado_votes)(client, self.ado_votes, self.ticket_key)
-                cur = await conn.execute(
-                    "SELECT status FROM ticketpilot.gate_requests WHERE ticket_key = %s AND run_id = %s",
-                    (self.ticket_key, self.run_id),
-                )
-                row = await cur.fetchone()
-                if row is None:
-                    return self._event("error", f"gate for {self.ticket_key} run {self.run_id} does not exist")
-                if row["status"] != "pending":
-                    cur = await conn.execute(
-                        "SELECT approver, decision, comment, source FROM ticketpilot.gate_decisions "
-                        "WHERE ticket_key = %s AND run_id = %s ORDER BY id",
-                        (self.ticket_key, self.run_id),
-                    )
-                    made = [{k: str(v) for k, v in d.items()} for d in await cur.fetchall()]
-                    return self._event(row["status"], f"gate {row['status']}", made)
-                if time.time() >= self.timeout_at:
-                    return self._event("timeout", f"gate for {self.ticket_key} was not decided in time")
-                await asyncio.sleep(self.poll_interval)
+        waiter = GateWaiter.current(db_url)
+        outcome = await waiter.wait((self.ticket_key, self.run_id), self.timeout_at - time.time(),
+                                    ado_votes=self.ado_votes, ado_poll_s=self.poll_interval)
+        if outcome.status == "missing":
+            return self._event("error", f"gate for {self.ticket_key} run {self.run_id} does not exist")
+        if outcome.status == "timeout":
+            return self._event("timeout", f"gate for {self.ticket_key} was not decided in time")
+        if outcome.status == "error":
+            return self._event("error", outcome.message)
+        return self._event(outcome.status, f"gate {outcome.status}", outcome.decisions)
 
     def _event(self, status: str, message: str, decisions: list[dict[str, str]] | None = None) -> GateEvent:
         return GateEvent(status=status, ticket_key=self.ticket_key, run_id=self.run_id,  # type: ignore[typeddict-item]

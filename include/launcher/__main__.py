@@ -47,8 +47,14 @@ def main(argv: list[str] | None = None) -> int:
               f"ADO hook:   POST {platform.api_url}/ticketpilot/hooks/ado/demo"
               f"  (HTTP Basic {spec.hook_username}:{spec.hook_secret})\n"
               "Ctrl-C stops everything.")
-        while True:
-            platform.supervisor.check_alive()  # type: ignore[union-attr]
+        supervisor = platform.supervisor
+        assert supervisor is not None
+        shown = ""
+        while True:  # components that exit are restarted by the watchdog; this loop only reports
+            line = supervisor.status_line()
+            if line != shown:
+                print(line, flush=True)
+                shown = line
             time.sleep(2)
     except KeyboardInterrupt:
         return 0

@@ -13,7 +13,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from include.launcher import embedded_pg
 from include.settings import REPO_ROOT
+from include.store import pool
 
 DEFAULT_USERS = {"admin": "admin", "alice": "op", "bob": "op"}
 """Airflow users of the embedded platform: an admin, and two people who can approve gates."""
@@ -107,6 +109,10 @@ def platform_env(
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in DEFAULT_USERS.items()),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(paths.passwords_file),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_db_url,
+            # Explicit, because embedded_pg.ConnectionBudget counts on them for the server's max_connections.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": str(embedded_pg.AIRFLOW_POOL_SIZE),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": str(embedded_pg.AIRFLOW_MAX_OVERFLOW),
+            pool.POOL_MAX_ENV: str(pool.pool_max()),
             "AIRFLOW__API__HOST": "127.0.0.1",  # the embedded platform is for this machine only
             "AIRFLOW__API__PORT": str(api_port),
             "AIRFLOW__API__BASE_URL": api_url,

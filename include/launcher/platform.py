@@ -1,5 +1,7 @@
 """The embedded platform as one object: up() starts everything in order, down() stops it all.
 
+Once everything is up, the supervisor's watchdog restarts any component that exits (include/launcher/processes.py).
+
 With `local_model=True` (what `make demo` and `make up` ask for) and the local model installed, the llama.cpp
 server is one more supervised component, and every component's environment points agents at it. The e2e
 tests leave it off: their tickets need no model, and a model would only make them slower."""
@@ -18,6 +20,7 @@ from include.launcher import embedded_pg, local_model
 from include.launcher.airflow_env import PlatformPaths, platform_env
 from include.launcher.processes import AIRFLOW_COMPONENTS, Supervisor, airflow_bin
 from include.settings import get_settings
+from include.store import pool
 from include.store.db import migrate
 from model_serving.local import MODEL_SPEC, LocalModelServer
 
@@ -57,7 +60,8 @@ class Platform:
         return f"http://127.0.0.1:{self.api_port}"
 
     def up(self) -> Platform:
-        self.pg = embedded_pg.start(self.paths.pg_data)
+        budget = embedded_pg.ConnectionBudget.embedded(parallelism=self.parallelism, pool_max=pool.pool_max())
+        self.pg = embedded_pg.start(self.paths.pg_data, budget)
         self.env = platform_env(
             self.paths,
             airflow_db_url=self.pg.sqlalchemy_url("airflow"),
@@ -77,7 +81,7 @@ class Platform:
         self.supervisor = Supervisor(self.env, self.paths.logs)
         if self.model_server is not None:  # the model loads while Airflow migrates and starts
             log.info("starting the local model %s at %s", MODEL_SPEC, self.model_server.base_url)
-            self.supervisor.adopt(local_model.COMPONENT, self.model_server.start())
+            self.supervisor.adopt(local_model.COMPONENT, self.model_server.start(), restart=self.model_server.start)
         log.info("migrating Airflow's metadata database")
         self.supervisor.run_once([airflow_bin(), "db", "migrate"], "db-migrate")
         for name in AIRFLOW_COMPONENTS:
@@ -86,6 +90,7 @@ class Platform:
         if self.model_server is not None:
             self.supervisor.wait_http(self.model_server.models_url)
         self.supervisor.start("spawner")
+        self.supervisor.start_watchdog()  # from here on, a component that exits is restarted, never fatal
         return self
 
     def wait_for_factory(self, timeout: float = 120) -> None:

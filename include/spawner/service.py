@@ -9,7 +9,9 @@
 
 Crash-safe by construction: a row is only marked done after its calls succeeded, and every call is
 idempotent (deterministic run ids; failing a finished run is never planned), so a replayed row converges.
-Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several spawners can run side by side.
+Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several spawners can run side by side. It takes its
+connections from a bounded pool (include/store/pool.py), and a database that refuses or drops connections
+makes it wait and reconnect with backoff, never exit.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg_pool import PoolTimeout
 
 from include.airflow_client import AirflowApiError, AirflowClient
 from include.contracts.ticket import FACTORY_DAG_ID
 from include.spawner.plans import RunPlan, RunView, plan_cancel, plan_replan, run_id_for
 from include.store.db import connect
+from include.store.pool import Backoff, connection, shared_pool
 from include.tickets.revisions import OutboxKind
 
 log = logging.getLogger("ticketpilot.spawner")
@@ -58,7 +62,7 @@ class Spawner:
     def drain(self) -> int:
         """Process every pending row once, in order; return how many rows triggered a run."""
         triggered = 0
-        with connect(self.db_url) as conn:
+        with connection(shared_pool(self.db_url)) as conn:
             with conn.transaction():
                 rows = self.pending(conn)
                 if not rows:
@@ -151,16 +155,26 @@ class Spawner:
                      (error[:2000], row["id"]))
 
     def serve(self, idle_poll_s: float = 5.0) -> None:
-        """LISTEN for new rows, and sweep every `idle_poll_s` for anything missed (or left by a crash)."""
-        with connect(self.db_url, autocommit=True) as listener:
-            listener.execute(f"LISTEN {CHANNEL}")
-            log.info("spawner listening on %s", CHANNEL)
-            while True:
-                try:
-                    self.drain()
-                except (AirflowApiError, OSError) as exc:
-                    log.warning("spawner pass failed, will retry: %s", exc)
-                    time.sleep(1)
-                if select.select([listener.fileno()], [], [], idle_poll_s)[0]:
-                    for _ in listener.notifies(timeout=0):
-                        pass
+        """LISTEN for new rows, and sweep every `idle_poll_s` for anything missed (or left by a crash); when
+        the database goes away, wait with backoff and start listening again."""
+        backoff = Backoff("the spawner")
+        while True:
+            try:
+                with connect(self.db_url, autocommit=True) as listener:
+                    listener.execute(f"LISTEN {CHANNEL}")
+                    log.info("spawner listening on %s", CHANNEL)
+                    backoff = Backoff("the spawner")
+                    self._listen(listener, idle_poll_s)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                time.sleep(backoff.next_delay(exc))
+
+    def _listen(self, listener: psycopg.Connection, idle_poll_s: float) -> None:
+        while True:
+            try:
+                self.drain()
+            except (AirflowApiError, OSError) as exc:
+                log.warning("spawner pass failed, will retry: %s", exc)
+                time.sleep(1)
+            if select.select([listener.fileno()], [], [], idle_poll_s)[0]:
+                for _ in listener.notifies(timeout=0):
+                    pass

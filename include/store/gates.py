@@ -1,8 +1,11 @@
 """Gate requests and decisions. The rules: any rejection rejects; R2 needs one approval; R3 needs two
-distinct people, at least one of them a named approver of the tenant. Every decision is audited."""
+distinct people, at least one of them a named approver of the tenant. Every decision is audited, and the
+one that decides a gate NOTIFYs `GATE_CHANNEL` in its own transaction, so waiting triggers wake only once it
+has committed (triggers/gate_waiter.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import psycopg
@@ -10,6 +13,9 @@ import psycopg
 from include.contracts.gate import GateDecision, GateOutcome
 from include.contracts.risk import RiskClass
 from include.store import audit
+
+GATE_CHANNEL = "ticketpilot_gates"
+"""LISTEN/NOTIFY channel; each payload is `{"ticket_key", "run_id", "status"}` of a gate just decided."""
 
 
 class GateError(RuntimeError):
@@ -96,6 +102,8 @@ def record_decision(conn: psycopg.Connection, decision: GateDecision) -> dict[st
                 "WHERE ticket_key = %s AND run_id = %s RETURNING *",
                 (status, gate["ticket_key"], gate["run_id"]),
             ).fetchone()
+            conn.execute("SELECT pg_notify(%s, %s)", (GATE_CHANNEL, json.dumps(
+                {"ticket_key": gate["ticket_key"], "run_id": gate["run_id"], "status": status})))
         audit.append(conn, actor=decision.approver, action=f"gate.{decision.decision.value}",
                      subject=decision.ticket_key,
                      details={"run_id": gate["run_id"], "comment": decision.comment,

@@ -11,16 +11,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from include.settings import get_settings
+from include.store.pool import new_pool
 from include.store.tenants import Tenant, get_tenant
 from plugins.ingress.ratelimit import RateLimiter
 
 TENANT_CACHE_SECONDS = 30.0
-POOL_MIN_SIZE = 1
-POOL_MAX_SIZE = 4
 POOL_WAIT_SECONDS = 5.0
 """How long a request waits for a pooled connection before answering 503 (which ADO retries)."""
 
@@ -71,16 +68,8 @@ class IngressState:
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
-                    self._pool = ConnectionPool(
-                        self._db_url or get_settings().require_db(),
-                        kwargs={"autocommit": True, "row_factory": dict_row},
-                        min_size=POOL_MIN_SIZE,
-                        max_size=POOL_MAX_SIZE,
-                        timeout=POOL_WAIT_SECONDS,
-                        check=ConnectionPool.check_connection,
-                        name="ticketpilot-ingress",
-                        open=True,  # connects in the background; a dead database retries, never sticks
-                    )
+                    # Sized by TICKETPILOT_DB_POOL_MAX; connects in the background, a dead database retries.
+                    self._pool = new_pool("ticketpilot-ingress", self._db_url, timeout=POOL_WAIT_SECONDS)
         return self._pool
 
     def tenant(self, tenant_id: str, *, fresh: bool = False) -> Tenant | None:

@@ -90,3 +90,34 @@ def test_sync_path_pokes_until_decided(db: psycopg.Connection) -> None:
         gates.record_decision(db, GateDecision(ticket_key=TICKET.ticket_key, run_id=RUN_ID,
                                                decision=GateOutcome.APPROVE, approver=who))
     assert sensor.poke(context()) is True
+
+
+def final_check_context(risk: str, reasons: list[str], dev_risk: str = "R3") -> dict[str, Any]:
+    xcoms = {"dev_change": {"risk_class": dev_risk}, "final_check": {"risk_class": risk, "reasons": reasons}}
+    return {"run_id": RUN_ID, "ti": TaskInstanceStandIn(xcoms)}
+
+
+def test_final_check_class_decides_the_gate_and_its_reasons_are_logged(
+        db: psycopg.Connection, capsys: pytest.CaptureFixture[str]) -> None:
+    r2 = GateSensor(task_id="gate", ticket=TICKET.model_copy(update={"risk_class": RiskClass.R2})
+                    .model_dump(mode="json"), deferrable=True)
+    with pytest.raises(TaskDeferred):
+        r2.execute(final_check_context("R3", ["touches payments/keys.py"], dev_risk="R2"))
+    assert gates.get_gate(db, TICKET.ticket_key, RUN_ID)["risk_class"] == "R3"
+    assert "R3 because: touches payments/keys.py" in capsys.readouterr().out, "Airflow's task log goes to stdout"
+
+
+def test_a_class_without_a_gate_passes_at_once_without_a_gate_row(db: psycopg.Connection, sensor: GateSensor) -> None:
+    result = sensor.execute(final_check_context("R1", ["the change shrank to a comment"]))
+    assert result == {"status": "not_needed", "decisions": [], "risk_class": "R1"}
+    with pytest.raises(gates.GateNotFound):
+        gates.get_gate(db, TICKET.ticket_key, RUN_ID)
+
+
+def test_without_final_check_the_dev_class_still_decides(db: psycopg.Connection) -> None:
+    r1 = TICKET.model_copy(update={"risk_class": RiskClass.R1})
+    sensor = GateSensor(task_id="gate", ticket=r1.model_dump(mode="json"), deferrable=True)
+    assert sensor.execute(context(dev_risk="R1"))["status"] == "not_needed"
+    with pytest.raises(TaskDeferred):
+        sensor.execute(context(dev_risk="R2"))
+    assert gates.get_gate(db, TICKET.ticket_key, RUN_ID)["risk_class"] == "R2"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -12,7 +13,9 @@ from include.scm.ado import AdoClient
 from include.store import gates
 from tests.emulators.ado.fixtures import ado_emulator, ado_server
 from tests.emulators.ado.server import EmulatorServer
-from triggers.gate import AdoVotes, GateTrigger
+from triggers.gate import GateTrigger
+from triggers.gate_votes import AdoVotes
+from triggers.gate_waiter import GateWaiter
 
 __all__ = ["ado_emulator", "ado_server"]
 
@@ -80,17 +83,90 @@ async def test_missing_gate_becomes_an_error_event(db: psycopg.Connection, trigg
     assert "does not exist" in event["message"]
 
 
-async def test_database_failure_becomes_an_error_event(
-    db: psycopg.Connection, trigger: GateTrigger, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+def trigger_for(index: int, timeout_s: float = 30) -> GateTrigger:
+    return GateTrigger(ticket_key=f"demo-{index}", run_id=RUN_ID, timeout_at=time.time() + timeout_s)
+
+
+def connections(db: psycopg.Connection) -> int:
+    """Backends on the test database other than the fixture's own."""
+    return db.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND pid <> pg_backend_pid()").fetchone()["n"]
+
+
+async def test_many_parked_gates_share_two_connections_and_each_wakes_its_own(db: psycopg.Connection,
+                                                                              db_url: str) -> None:
+    parked = 200
+    for i in range(parked):
+        gates.request_gate(db, ticket_key=f"demo-{i}", run_id=RUN_ID, risk_class=RiskClass.R2, named_approvers=[])
+    baseline = connections(db)
+    tasks = {i: asyncio.create_task(first_event(trigger_for(i))) for i in range(parked)}
+    waiter = GateWaiter.current(db_url)
+    await until(lambda: waiter.waiting == parked and waiter.listener_pid is not None)
+    await asyncio.sleep(0.3)
+    assert connections(db) - baseline <= 2, "one LISTEN connection and one pooled one, whatever the number of gates"
+
+    started = time.monotonic()
+    gates.record_decision(db, GateDecision(ticket_key="demo-7", run_id=RUN_ID, decision=GateOutcome.APPROVE,
+                                           approver="alice"))
+    event = await asyncio.wait_for(tasks.pop(7), timeout=5)
+    assert (event["status"], event["ticket_key"]) == ("approved", "demo-7")
+    assert time.monotonic() - started < 1.0, "a NOTIFY wakes the gate at once, not at the next re-check"
+    assert not any(t.done() for t in tasks.values()), "the other gates keep waiting"
+    for task in tasks.values():
+        task.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    assert waiter.waiting == 0
+    await asyncio.sleep(0.3)
+    assert connections(db) == baseline, "the waiter closes its connections when its last gate leaves"
+
+
+async def test_a_lost_notification_is_caught_by_the_batched_recheck(
+        db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETPILOT_GATE_RECHECK_S", "0.5")
+    open_gate(db)
+
+    async def decide_without_notify() -> None:
+        await asyncio.sleep(0.3)
+        db.execute("UPDATE ticketpilot.gate_requests SET status = 'rejected' WHERE ticket_key = %s", (TICKET_KEY,))
+
+    event, _ = await asyncio.wait_for(
+        asyncio.gather(first_event(GateTrigger(ticket_key=TICKET_KEY, run_id=RUN_ID, timeout_at=time.time() + 30)),
+                       decide_without_notify()), timeout=5)
+    assert event["status"] == "rejected"
+
+
+async def test_a_cut_listen_connection_reconnects_and_rechecks(db: psycopg.Connection, db_url: str,
+                                                               trigger: GateTrigger) -> None:
+    open_gate(db)
+    waiting = asyncio.create_task(first_event(trigger))
+    waiter = GateWaiter.current(db_url)
+    await until(lambda: waiter.listener_pid is not None)
+    db.execute("SELECT pg_terminate_backend(%s)", (waiter.listener_pid,))
+    gates.record_decision(db, GateDecision(ticket_key=TICKET_KEY, run_id=RUN_ID, decision=GateOutcome.APPROVE,
+                                           approver="alice"))  # its NOTIFY reaches nobody
+    event = await asyncio.wait_for(waiting, timeout=10)
+    assert event["status"] == "approved"
+
+
+async def test_a_database_outage_delays_the_gate_and_never_fails_it(
+        db: psycopg.Connection, trigger: GateTrigger, monkeypatch: pytest.MonkeyPatch) -> None:
     from include.settings import get_settings
 
     monkeypatch.setenv("TICKETPILOT_DB_URL", "postgresql://nobody@/nowhere?host=/nonexistent")
     get_settings.cache_clear()
-    event = await first_event(trigger)
+    waiting = asyncio.create_task(first_event(trigger))
+    done, _ = await asyncio.wait({waiting}, timeout=1.5)
     get_settings.cache_clear()
-    assert event["status"] == "error"
-    assert "OperationalError" in event["message"]
+    assert not done, "no error event while the database is away: the gate keeps waiting"
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
 
 
 # --- an ado tenant's gate also reads its approvers' votes on the PR ------------------------------------------

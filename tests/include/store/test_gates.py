@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -54,3 +56,14 @@ def test_request_is_idempotent_and_every_step_is_audited(db: psycopg.Connection)
     actions = [r["action"] for r in db.execute("SELECT action FROM ticketpilot.audit_log ORDER BY id")]
     assert actions == ["gate.requested", "gate.approve"]
     assert audit.verify(db) == 2
+
+
+def test_only_the_deciding_decision_notifies_and_only_once_committed(db: psycopg.Connection, db_url: str) -> None:
+    gates.request_gate(db, ticket_key="t-9", run_id=RUN, risk_class=RiskClass.R3, named_approvers=["alice"])
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {gates.GATE_CHANNEL}")
+        decide(db, "t-9", "bob")
+        assert list(listener.notifies(timeout=0.3)) == [], "a pending R3 gate wakes nobody"
+        decide(db, "t-9", "alice")
+        [note] = list(listener.notifies(timeout=2, stop_after=1))
+    assert json.loads(note.payload) == {"ticket_key": "t-9", "run_id": RUN, "status": "approved"}

@@ -1,0 +1,73 @@
+"""Reading an ado tenant's gate decisions from its approvers' votes on the ticket's PR.
+
+The shared gate waiter reads all its waiting gates' votes in one round per interval, one Azure DevOps client
+(one credential lookup, one HTTP connection pool) per Airflow connection rather than one per gate. The REST
+API has no call that returns the reviewers of many pull requests at once, so a round still costs one GET per
+waiting PR; the `git.pullrequest.updated` service hook records the same votes without any polling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import TypedDict
+
+from hooks.ado import AzureDevOpsHook
+from include.scm.ado.client import AdoClient
+from include.store.db import connect
+from include.store.tickets import record_ado_decisions
+from include.tickets.ado_events import ReviewerVote, approver_votes
+
+log = logging.getLogger("ticketpilot.triggers.gate")
+
+
+class AdoVotes(TypedDict):
+    """Where an ado tenant's gate also reads decisions: the ticket PR's reviewer votes in Azure DevOps."""
+
+    azure_devops_conn_id: str
+    repo: str
+    pr_id: int
+    approvers: list[str]
+
+
+def pull_ado_votes(client: AdoClient, votes: AdoVotes, ticket_key: str) -> int:
+    """Record the deciding votes of the tenant's approvers on the PR as gate decisions (source 'ado');
+    the same rule and store as the `git.pullrequest.updated` hook path, so a lost hook delays nothing and a
+    vote seen both ways counts once. Returns the number of new decisions."""
+    reviewers = client.list_reviewers(votes["repo"], votes["pr_id"])
+    cast = tuple(ReviewerVote(unique_name=r.unique_name, display_name=r.display_name, vote=r.vote)
+                 for r in reviewers if r.unique_name and not r.is_container)
+    decided = approver_votes(cast, votes["approvers"])
+    if not decided:
+        return 0
+    with connect() as conn:
+        return record_ado_decisions(conn, ticket_key, votes["pr_id"], decided)
+
+
+def pull_votes_by_connection(
+    waiting: Mapping[str, AdoVotes], clients: dict[str, AdoClient],
+    open_client: Callable[[str], AdoClient] = lambda conn_id: AzureDevOpsHook(conn_id).get_conn(),
+) -> dict[str, str]:
+    """One round over every waiting ado gate (`ticket_key` -> its votes), grouped by Airflow connection;
+    `clients` keeps each connection's client between rounds. Returns, per connection that cannot be opened
+    (missing or malformed), why: its gates cannot be decided by votes and should say so. A failed read of
+    one PR is logged and retried next round."""
+    by_conn: dict[str, list[tuple[str, AdoVotes]]] = defaultdict(list)
+    for ticket_key, votes in waiting.items():
+        by_conn[votes["azure_devops_conn_id"]].append((ticket_key, votes))
+    broken: dict[str, str] = {}
+    for conn_id, gates in by_conn.items():
+        if conn_id not in clients:
+            try:
+                clients[conn_id] = open_client(conn_id)
+            except Exception as exc:  # the connection's configuration, not a passing network error
+                broken[conn_id] = f"{type(exc).__name__}: {exc}"
+                continue
+        for ticket_key, votes in gates:
+            try:
+                pull_ado_votes(clients[conn_id], votes, ticket_key)
+            except Exception as exc:  # one PR's read failing must not stop the others
+                log.warning("reading ADO votes of %s (PR %s) failed, retrying next round: %s",
+                            ticket_key, votes["pr_id"], exc)
+    return broken
