@@ -17,18 +17,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from include.airflow_client import AirflowClient
 from include.demo.real_projects import (
     TicketSpec,
-    deliveries,
+    decide_as_labelled,
+    file_tickets,
     project,
     project_names,
     project_tenant,
     provision_project,
 )
-from include.launcher.follow import RunView, decide_over_rest, follow
+from include.launcher.follow import RunView, follow
 from include.launcher.platform import Platform, free_port
 from include.store.db import connect
 
@@ -49,21 +48,10 @@ def main() -> None:
             for name in names:
                 provision_project(name, client)
         started = time.monotonic()
-        views = post_all(platform, names)
+        views = file_tickets(platform.api_url, names)
 
         def on_gate(view: RunView) -> list[str]:
-            with connect(autocommit=True) as conn:
-                gate = conn.execute("SELECT risk_class FROM ticketpilot.gate_requests WHERE ticket_key = %s "
-                                    "AND run_id = %s", (view.ticket_key, view.run_id)).fetchone()
-            if gate is None:
-                return []
-            if labels[view.ticket_key].expect.outcome == "refused":
-                decide_over_rest(platform.api_url, view.ticket_key, "alice", "alice", "reject", "must not merge")
-                return ["alice (rejected)"]
-            people = ["alice", "bob"] if gate["risk_class"] == "R3" else ["alice"]
-            for person in people:
-                decide_over_rest(platform.api_url, view.ticket_key, person, person, "approve", "bench")
-            return people
+            return decide_as_labelled(platform.api_url, view, labels[view.ticket_key].expect.outcome)
 
         with platform.client() as client:
             follow(client, views, on_gate=on_gate, timeout=args.timeout)
@@ -71,19 +59,6 @@ def main() -> None:
     finally:
         platform.down()
         shutil.rmtree(home, ignore_errors=True)
-
-
-def post_all(platform: Platform, names: list[str]) -> dict[str, RunView]:
-    views = {}
-    for name in names:
-        spec = project_tenant(name)
-        for payload in deliveries(name):
-            response = httpx.post(f"{platform.api_url}/ticketpilot/hooks/ado/{spec.tenant_id}", json=payload,
-                                  auth=(spec.hook_username, spec.hook_secret), timeout=10)
-            response.raise_for_status()
-            body = response.json()
-            views[body["ticket_key"]] = RunView(ticket_key=body["ticket_key"], dag_id=body["dag_id"])
-    return views
 
 
 def report(client: AirflowClient, views: dict[str, RunView], labels: dict[str, TicketSpec], wall_s: float) -> None:

@@ -57,11 +57,12 @@ class FinalCheckOperator(BaseOperator):
             raise AirflowSkipException(reason)
         key = f"{ticket.ticket_key}:final:r{ticket.rev}:{result.base_commit[:12]}:{result.head_commit[:12]}"
         scm.comment(dev.pr_id, final_check.gate_comment(result), key)
-        if result.raised:
+        if result.risk_class != ticket.risk_class:  # raised since the door: by PO, Dev or this final change
             with connect() as conn, conn.transaction():
                 audit.append(conn, actor="ticketpilot", action="risk.raised", subject=ticket.ticket_key,
-                             details={"run_id": context["run_id"], "from": result.planned_risk.value,
-                                      "to": result.risk_class.value, "reasons": result.reasons})
+                             details={"run_id": context["run_id"], "from": ticket.risk_class.value,
+                                      "planned": result.planned_risk.value, "to": result.risk_class.value,
+                                      "reasons": result.reasons})
         return result.model_dump(mode="json")
 
 

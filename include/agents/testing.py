@@ -38,12 +38,20 @@ FIXERS = {ChangeKind.LINT_FIX: lint.fix}
 FIRST_ERROR_CHARS = 300
 
 
+_ENV_MANAGERS = ("tox", "nox")
+"""Runners that build their own environments from the network: the sandbox has none, and the repository's venv
+already holds what they would install, so the step runs the suite with pytest itself."""
+
+
 def resolve_test_command(workdir: Path, python: str) -> list[str]:
-    """The pipeline's pytest line run with `python` (the repository venv's), else `python -m pytest -q`."""
+    """The pipeline's Python test line run with `python` (the repository venv's), else `python -m pytest -q`;
+    a tox or nox line becomes the default, since those would build environments the sandbox cannot download."""
     declared = template.declared_test_command(workdir)
     argv = tools.with_python(declared or shlex.split(template.DEFAULT_TEST_COMMAND), python)
-    if argv[0] != python:
-        log.warning("pipeline test command %r is not a Python command; running the default", declared)
+    module = argv[2] if len(argv) > 2 and argv[1] == "-m" else ""
+    if argv[0] != python or module in _ENV_MANAGERS:
+        log.warning("pipeline test command %r is not one the sandbox runs as is; running `%s` in the repository's "
+                    "venv", declared, template.DEFAULT_TEST_COMMAND)
         argv = tools.with_python(shlex.split(template.DEFAULT_TEST_COMMAND), python)
     return argv
 

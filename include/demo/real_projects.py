@@ -24,14 +24,17 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from include.airflow_client import AirflowClient
 from include.contracts import ChangeKind
 from include.demo.tickets import DemoWorkItem, _delivery
+from include.launcher.follow import RunView, decide_over_rest
 from include.scm.git import run_git
 from include.scm.local import LocalForge
+from include.store.db import connect
 from include.tenancy.provision import TenantSpec, provision
 
 DATA = Path(__file__).with_suffix(".yaml")
@@ -293,6 +296,38 @@ def deliveries(name: str) -> list[dict[str, Any]]:
     items = [DemoWorkItem(t.id, t.type, t.title, t.description, tuple(t.criteria), tuple(t.tags))
              for t in project(name).tickets]
     return [_delivery(item, minute) for minute, item in enumerate(items)]
+
+
+def file_tickets(api_url: str, names: list[str]) -> dict[str, RunView]:
+    """Post every labelled ticket of `names` to its tenant's ADO hook, as ADO would; ticket key -> its view."""
+    views = {}
+    for name in names:
+        spec = project_tenant(name)
+        for payload in deliveries(name):
+            response = httpx.post(f"{api_url}/ticketpilot/hooks/ado/{spec.tenant_id}", json=payload,
+                                  auth=(spec.hook_username, spec.hook_secret), timeout=10)
+            if response.status_code != 202:
+                raise RuntimeError(f"hook refused {name} ticket: {response.status_code} {response.text}")
+            body = response.json()
+            views[body["ticket_key"]] = RunView(ticket_key=body["ticket_key"], dag_id=body["dag_id"])
+    return views
+
+
+def decide_as_labelled(api_url: str, view: RunView, outcome: str) -> list[str]:
+    """A waiting gate decided the way the ticket's label says: approve what should merge (R3: the named approver
+    and a second person), reject the rest, so a ticket that must be refused never merges through a click."""
+    with connect(autocommit=True) as conn:
+        gate = conn.execute("SELECT risk_class FROM ticketpilot.gate_requests WHERE ticket_key = %s AND run_id = %s",
+                            (view.ticket_key, view.run_id)).fetchone()
+    if gate is None:  # the sensor has not written its request yet: asked again on the next poll
+        return []
+    if outcome == "refused":
+        decide_over_rest(api_url, view.ticket_key, "alice", "alice", "reject", "the label says it must not merge")
+        return ["alice (rejected)"]
+    people = ["alice", "bob"] if gate["risk_class"] == "R3" else ["alice"]
+    for person in people:
+        decide_over_rest(api_url, view.ticket_key, person, person, "approve", "the label says it merges")
+    return people
 
 
 def main(argv: list[str] | None = None) -> int:

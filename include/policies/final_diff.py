@@ -19,8 +19,10 @@ def classify_final_diff(
     planned: RiskClass, files: Iterable[str], lines: int, *, kind: ChangeKind | None,
     exempt: Iterable[str] = (),
 ) -> tuple[RiskClass, list[str]]:
-    """(class, reasons) for the change a merge would make. `exempt` paths are files the platform itself wrote
-    from a reviewed template (the Pipeline step's CI file): they are the platform's change, not the ticket's."""
+    """(class, reasons) for the change a merge would make. The reasons name every row that raised the class or
+    asks for people, even when an earlier step already raised it: the approver reads why, not only what.
+    `exempt` paths are files the platform itself wrote from a reviewed template (the Pipeline step's CI file):
+    they are the platform's change, not the ticket's."""
     skip = {_normalise(path) for path in exempt}
     counted = [path for path in files if _normalise(path) not in skip]
     risk = escalate_for_diff(planned, counted, lines, 1, kind=kind)
@@ -32,7 +34,7 @@ def classify_final_diff(
         for rule in PATH_RULES:
             if rule.exempt_kind is not None and rule.exempt_kind == kind:
                 continue
-            if fnmatchcase(normalised, rule.glob) and rule.risk.at_least(planned) != planned:
+            if fnmatchcase(normalised, rule.glob) and (rule.risk.needs_gate or rule.risk.at_least(planned) != planned):
                 reasons.append(f"{path} {rule.why} ({rule.risk.value})")
                 break
     if skip & {_normalise(path) for path in files}:

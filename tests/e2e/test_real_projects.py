@@ -22,18 +22,19 @@ from include.contracts import ChangeKind, Ticket
 from include.demo.real_projects import (
     BRANCH,
     TicketSpec,
-    deliveries,
+    decide_as_labelled,
+    file_tickets,
     project,
     project_names,
     project_tenant,
     provision_project,
 )
-from include.launcher.follow import FINISHED, RunView, decide_over_rest, follow
+from include.launcher.follow import FINISHED, RunView, follow
 from include.launcher.platform import Platform
 from include.sandbox import Sandbox, repo_venv
 from include.scm.local import LocalForge
 from include.store.db import connect
-from tests.e2e.helpers import merged_times, post
+from tests.e2e.helpers import merged_times
 
 pytestmark = pytest.mark.e2e
 _CHOSEN = os.environ.get("TICKETPILOT_E2E_PROJECTS", "prettytable")
@@ -65,31 +66,11 @@ def before(forges: dict[str, LocalForge], tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="module")
 def finished(platform: Platform, before: dict[str, Path]) -> dict[str, RunView]:
-    views: dict[str, RunView] = {}
-    for name in PROJECTS:
-        spec = project_tenant(name)
-        for payload in deliveries(name):
-            response = post(platform, spec.tenant_id, payload, (spec.hook_username, spec.hook_secret))
-            assert response.status_code == 202, response.text
-            body = response.json()
-            views[body["ticket_key"]] = RunView(ticket_key=body["ticket_key"], dag_id=body["dag_id"])
+    views = file_tickets(platform.api_url, PROJECTS)
     assert set(views) == set(LABELS)
 
     def on_gate(view: RunView) -> list[str]:
-        """Approve what the label says should merge (R3: the named approver and a second person); reject the
-        rest, so a ticket that must be refused can never merge through a person's click."""
-        with connect(autocommit=True) as conn:
-            gate = conn.execute("SELECT risk_class FROM ticketpilot.gate_requests WHERE ticket_key = %s "
-                                "AND run_id = %s", (view.ticket_key, view.run_id)).fetchone()
-        if gate is None:
-            return []
-        if LABELS[view.ticket_key][1].expect.outcome == "refused":
-            decide_over_rest(platform.api_url, view.ticket_key, "alice", "alice", "reject", "must not merge")
-            return ["alice (rejected)"]
-        people = ["alice", "bob"] if gate["risk_class"] == "R3" else ["alice"]
-        for person in people:
-            decide_over_rest(platform.api_url, view.ticket_key, person, person, "approve", "approved in e2e")
-        return people
+        return decide_as_labelled(platform.api_url, view, LABELS[view.ticket_key][1].expect.outcome)
 
     with platform.client() as client:
         return follow(client, views, on_gate=on_gate, timeout=RUN_TIMEOUT_S)

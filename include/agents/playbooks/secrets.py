@@ -152,7 +152,9 @@ def _rewrite(path: str, text: str, flagged: Flagged, workdir: Path) -> Rewrite:
 
 
 def _importers(workdir: Path, module_path: str) -> Callable[[str], str | None]:
-    """`name` → 'other.py:line' where another module imports `name` from `module_path` by name, else None."""
+    """`name` → 'other.py:line' where another module imports `name` from `module_path` by name, else None;
+    `.name` → where another module reads an attribute called `name` (of any object: an over-approximation that
+    can only make the playbook more careful)."""
     stem = PurePosixPath(module_path).stem
     where: dict[str, str] = {}
     for path in repo_files(workdir):
@@ -166,6 +168,8 @@ def _importers(workdir: Path, module_path: str) -> Callable[[str], str | None]:
             if isinstance(node, ast.ImportFrom) and (node.module or "").rpartition(".")[2] == stem:
                 for alias in node.names:
                     where.setdefault(alias.name, f"{path}:{node.lineno}")
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                where.setdefault(f".{node.attr}", f"{path}:{node.lineno}")
     return where.get
 
 

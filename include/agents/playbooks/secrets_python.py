@@ -66,7 +66,8 @@ def rewrite_module(path: str, source: str, flagged: Flagged, imported_by: Callab
             statement = scopes.statement_of[id(literal)]
             edits.append(((statement.lineno, 0), ((statement.end_lineno or statement.lineno) + 1, 0), ""))
             edits += [(_start(load), _end(load), _call(variable)) for load in scopes.loads.get(name, [])]
-            lazy[name] = variable
+            if not _defines_getattr(tree):  # with its own __getattr__, no other module reads it (checked above)
+                lazy[name] = variable
             result.variables.setdefault(variable, path)
             continue
         result.left.append(Leftover(path=path, line=literal.lineno,
@@ -146,14 +147,20 @@ def _module_constant(tree: ast.Module, scopes: _Scopes, literal: ast.Constant, n
         return f"is read at import time (line {early[0]}): move that use into a function first"
     if scopes.stores.get(name, 0) > 1:
         return "is assigned more than once in the module: move it by hand"
-    if any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == "__getattr__" for s in tree.body):
-        return "lives in a module that defines __getattr__ already: move it by hand"
+    if _defines_getattr(tree) and (where := imported_by(f".{name}")):
+        return (f"is read as a module attribute in {where}, and the module defines __getattr__ already: move it "
+                "by hand")
     if where := imported_by(name):
         return f"is imported by name in {where}, which would need the secret at import time: move it by hand"
     if any(other is not statement and other.lineno <= (statement.end_lineno or 0)
            and statement.lineno <= (other.end_lineno or other.lineno) for other in tree.body):
         return "shares its lines with another statement: move it by hand"
     return None
+
+
+def _defines_getattr(tree: ast.Module) -> bool:
+    """A module-level `__getattr__` (PEP 562) of the team's own: ours cannot be added beside it."""
+    return any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == "__getattr__" for s in tree.body)
 
 
 def _is_plain_constant(statement: ast.stmt, literal: ast.Constant, name: str) -> bool:

@@ -167,3 +167,15 @@ def test_a_run_that_never_reaches_pytest_says_why(tmp_path: Path) -> None:
                                               "'requests'", "pytest names the file; its first E line says why"
     crashed = sandbox.run([sandbox.python, "-c", "raise SystemExit('no such settings module: app.settings')"])
     assert testing.first_error(crashed) == "no such settings module: app.settings"
+
+
+@pytest.mark.parametrize(("declared", "expected"), [
+    (["python", "-m", "pytest", "-q", "tests"], ["-m", "pytest", "-q", "tests"]),
+    (["python", "-m", "tox", "-e", "py"], ["-m", "pytest", "-q"]),
+    (["python", "-m", "nox", "-s", "tests"], ["-m", "pytest", "-q"]),
+    (["make", "test"], ["-m", "pytest", "-q"]),
+], ids=["pytest as declared", "tox needs the network", "nox needs the network", "not Python"])
+def test_the_suite_runs_in_the_repositorys_venv_whatever_ci_wraps_it_in(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, declared: list[str], expected: list[str]) -> None:
+    monkeypatch.setattr(testing.template, "declared_test_command", lambda workdir: declared)
+    assert testing.resolve_test_command(tmp_path, "/venv/bin/python") == ["/venv/bin/python", *expected]

@@ -182,3 +182,15 @@ def test_call_time_literals_are_named_by_keyword_dict_key_and_attribute() -> Non
     assert "{'X-Api-Token': _required_env(\"SVC_X_API_TOKEN\")}" in result.text
     assert 'self.token = _required_env("SVC_TOKEN")' in result.text
     assert sorted(secrets.env_vars_read(result.text)) == ["SVC_PASSWORD", "SVC_TOKEN", "SVC_X_API_TOKEN"]
+
+
+def test_a_module_with_its_own_getattr_keeps_it_when_no_other_module_reads_the_constant() -> None:
+    """Measured on prettytable: its module defines __getattr__ (deprecations), so none can be added beside it."""
+    own = '\n\ndef __getattr__(name):\n    raise AttributeError(name)\n'
+    source = f'import os\n\nKEY = "{STRIPE}"\n\n\ndef auth():\n    return KEY\n{own}'
+    moved = rewrite_module("svc/keys.py", source, flagged(STRIPE, lines=(3,)), lambda name: None)
+    assert moved.left == [] and STRIPE not in moved.text
+    assert moved.text.count("def __getattr__") == 1 and 'return _required_env("SVC_KEY")' in moved.text
+    read = rewrite_module("svc/keys.py", source, flagged(STRIPE, lines=(3,)),
+                          lambda name: "svc/app.py:4" if name == ".KEY" else None)
+    assert read.text == source and "read as a module attribute in svc/app.py:4" in read.left[0].reason
