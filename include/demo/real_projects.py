@@ -298,12 +298,18 @@ def deliveries(name: str) -> list[dict[str, Any]]:
     return [_delivery(item, minute) for minute, item in enumerate(items)]
 
 
-def file_tickets(api_url: str, names: list[str]) -> dict[str, RunView]:
-    """Post every labelled ticket of `names` to its tenant's ADO hook, as ADO would; ticket key -> its view."""
+def file_tickets(api_url: str, names: list[str], kinds: set[ChangeKind] | None = None,
+                 skip_kinds: frozenset[ChangeKind] = frozenset()) -> dict[str, RunView]:
+    """Post the labelled tickets of `names` (of `kinds`, when given, and not of `skip_kinds`) to their tenant's ADO
+    hook, as ADO would; ticket key -> its view."""
     views = {}
     for name in names:
         spec = project_tenant(name)
+        wanted = {t.id for t in project(name).tickets
+                  if (kinds is None or t.expect.kind in kinds) and t.expect.kind not in skip_kinds}
         for payload in deliveries(name):
+            if payload["resource"]["id"] not in wanted:
+                continue
             response = httpx.post(f"{api_url}/ticketpilot/hooks/ado/{spec.tenant_id}", json=payload,
                                   auth=(spec.hook_username, spec.hook_secret), timeout=10)
             if response.status_code != 202:
