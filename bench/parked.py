@@ -1,9 +1,12 @@
 """`python bench/parked.py --tickets N`: park N tickets at the product's gate and N at Airflow's HITL
 `ApprovalOperator` on one embedded platform, and measure what parking costs and how fast a decision resumes.
 
-The tickets are SYNTHETIC (labelled so in their title and the DAGs' tags): one DAG whose runs hold the
-product's `GateSensor` (deferrable, R2) and then a next step, one with `ApprovalOperator` then a next step, and
-one whose first step measures dispatch (trigger accepted -> first step running) while both are parked.
+The tickets are SYNTHETIC (labelled so in their title and the DAGs' tags), spread over `--tenants` synthetic
+tenants: per tenant one DAG whose runs hold the product's `GateSensor` (deferrable, R2) and then a next step, in
+the tenant's own Airflow pool (as the ticket factory puts them); one DAG with `ApprovalOperator` then a next step;
+one whose first step measures dispatch (trigger accepted -> first step running) while all are parked, in a
+tenant pool of its own while another tenant's pool is full (a one-slot pool, one task running, more queued on
+it): a tenant at its limit must not delay another tenant's dispatch.
 Decisions go through `include.store.gates.record_decision`, the store path every channel (REST, UI, ADO)
 ends in, for one gate run at a time; HITL answers go through Airflow's REST API.
 
@@ -16,6 +19,7 @@ deliveries/s throughout, and whether every component is still alive at the end. 
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import sys
 import tempfile
@@ -41,13 +45,23 @@ from include.store import gates, pool  # noqa: E402
 from include.store.db import connect  # noqa: E402
 
 GATE_DAG, HITL_DAG, DISPATCH_DAG = "bench_parked_gate", "bench_parked_hitl", "bench_dispatch"
+BUSY_DAG, BUSY_POOL, DISPATCH_POOL = "bench_busy_tenant", "tenant-bench-busy", "tenant-bench-dispatch"
 SYNTHETIC_KEY = "bench-1"
 DECISIONS = 50
+
+
+def tenant_gate_dag(tenant: int) -> str:
+    return f"{GATE_DAG}__t{tenant:03d}"
+
+
+def tenant_key(tenant: int) -> str:
+    return f"bench{tenant:03d}-1"
 
 DAG_FILE = '''"""Synthetic tickets for bench/parked.py and tests/e2e/test_parked_gates.py."""
 from __future__ import annotations
 
 import pendulum
+from airflow.providers.standard.operators.bash import BashOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG
@@ -65,21 +79,42 @@ with DAG("{gate}", **ARGS):
 with DAG("{hitl}", **ARGS):
     ApprovalOperator(task_id="gate", subject="SYNTHETIC parked ticket (bench)") >> EmptyOperator(task_id="next")
 with DAG("{dispatch}", **ARGS):
-    EmptyOperator(task_id="first")
+    EmptyOperator(task_id="first", pool="{dispatch_pool}")
+with DAG("{busy}", **ARGS):
+    BashOperator(task_id="work", bash_command="sleep 3600", pool="{busy_pool}")
+
+for t in range({tenants}):  # one synthetic tenant per DAG, each in its own pool
+    tenant_ticket = TICKET.model_copy(update={"tenant": f"bench{t:03d}"})
+    with DAG(f"{gate}__t{t:03d}", **ARGS):
+        (GateSensor(task_id="gate", ticket=tenant_ticket.model_dump(mode="json"), pool=f"tenant-bench{t:03d}")
+         >> EmptyOperator(task_id="next", pool=f"tenant-bench{t:03d}"))
 '''
 
 
-def write_dags(folder: Path, runs: int) -> None:
+def write_dags(folder: Path, runs: int, tenants: int = 0) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "bench_parked.py").write_text(
-        DAG_FILE.replace("{runs}", str(runs + 10)).replace("{gate}", GATE_DAG).replace("{hitl}", HITL_DAG)
-        .replace("{dispatch}", DISPATCH_DAG))
+    replacements = {"{runs}": str(runs + 10), "{gate}": GATE_DAG, "{hitl}": HITL_DAG, "{dispatch}": DISPATCH_DAG,
+                    "{busy}": BUSY_DAG, "{busy_pool}": BUSY_POOL, "{dispatch_pool}": DISPATCH_POOL,
+                    "{tenants}": str(tenants)}
+    text = DAG_FILE
+    for marker, value in replacements.items():
+        text = text.replace(marker, value)
+    (folder / "bench_parked.py").write_text(text)
 
 
-def bench_platform(home: Path, runs: int) -> Platform:
+def ensure_pools(client: AirflowClient, tenants: int, slots: int) -> None:
+    """One pool per synthetic tenant (as tenancy provisioning makes them), the dispatch tenant's, and the busy
+    tenant's single slot."""
+    for t in range(tenants):
+        client.ensure_pool(f"tenant-bench{t:03d}", slots, "SYNTHETIC tenant (bench/parked.py)")
+    client.ensure_pool(DISPATCH_POOL, slots, "SYNTHETIC tenant (bench/parked.py)")
+    client.ensure_pool(BUSY_POOL, 1, "SYNTHETIC tenant at its pool limit (bench/parked.py)")
+
+
+def bench_platform(home: Path, runs: int, tenants: int = 0) -> Platform:
     """An embedded platform whose DAG folder holds only the synthetic DAGs (no ticket factory)."""
     dags = home / "bench-dags"
-    write_dags(dags, runs)
+    write_dags(dags, runs, tenants)
     return Platform(home=home, api_port=free_port(), extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(dags)})
 
 
@@ -129,7 +164,18 @@ def trigger_many(client: AirflowClient, dag_id: str, n: int, prefix: str) -> dic
     return accepted
 
 
+def trigger_spread(client: AirflowClient, dag_ids: list[str], n: int, prefix: str) -> dict[str, tuple[str, float]]:
+    """Trigger `n` runs round-robin over `dag_ids`; run id -> (DAG, when its trigger was accepted)."""
+    accepted = {}
+    for i in range(n):
+        dag_id, run_id = dag_ids[i % len(dag_ids)], f"{prefix}{i:05d}"
+        client.trigger(dag_id, run_id)
+        accepted[run_id] = (dag_id, time.time())
+    return accepted
+
+
 def count_tis(client: AirflowClient, dag_id: str, task_id: str, states: tuple[str, ...]) -> int:
+    """Task instances of `task_id` in `states`; `dag_id` "~" counts over every DAG."""
     params: list[tuple[str, str | int]] = [("task_id", task_id), ("limit", 1)] + [("state", s) for s in states]
     return int(client.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances", params=params)
                .json()["total_entries"])
@@ -156,10 +202,27 @@ def started_at(client: AirflowClient, dag_id: str, run_id: str, task_id: str, ti
     raise TimeoutError(f"{dag_id}/{run_id}/{task_id} did not start within {timeout_s:.0f}s")
 
 
-def approve_gate(run_id: str) -> float:
+def phases(client: AirflowClient, decided: dict[str, tuple[str, float]]) -> str:
+    """Where approval -> next went, p50 per phase: the gate task ending, then the next task starting (Airflow
+    clears `queued_when` once a task finished, so queueing is inside the second phase)."""
+    ended, started = [], []
+    for run_id, (dag_id, at) in decided.items():
+        base = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
+        gate, nxt = (client.request("GET", f"{base}/{task}").json() for task in ("gate", "next"))
+        end, start = parse_time(gate.get("end_date")), parse_time(nxt.get("start_date"))
+        if end is not None and start is not None:
+            ended.append(end - at)
+            started.append(start - end)
+    if not ended:
+        return "no complete runs"
+    return (f"decision->gate ended p50 {statistics.median(ended):.2f}s p95 {p95(ended):.2f}s, gate ended->next "
+            f"started p50 {statistics.median(started):.2f}s p95 {p95(started):.2f}s")
+
+
+def approve_gate(run_id: str, ticket_key: str = SYNTHETIC_KEY) -> float:
     """Record an approval for the product gate of `run_id`; returns when it committed."""
     with connect(autocommit=True) as conn:
-        gates.record_decision(conn, GateDecision(ticket_key=SYNTHETIC_KEY, run_id=run_id,
+        gates.record_decision(conn, GateDecision(ticket_key=ticket_key, run_id=run_id,
                                                  decision=GateOutcome.APPROVE, approver="bench-approver",
                                                  comment="synthetic bench approval"))
     return time.time()
@@ -216,45 +279,59 @@ def triggerer_usage(platform: Platform) -> str:
     return f"triggerer cpu_s={cpu:.1f} rss_mb={rss:.0f}"
 
 
-def run(tickets: int, hook_rate: float, timeout_s: float) -> str:
+def run(tickets: int, tenants: int, hook_rate: float, timeout_s: float) -> str:
     from include.launcher.demo import demo_tenant, seed
 
     home = Path(tempfile.mkdtemp(prefix="tp-bench-parked-"))
-    platform = bench_platform(home, tickets)
+    platform = bench_platform(home, tickets, tenants)
     try:
         platform.up()
         seed(platform)
         assert platform.supervisor is not None and platform.pg is not None
         budget = ConnectionBudget.embedded(parallelism=platform.parallelism, pool_max=pool.pool_max())
-        print(f"SYNTHETIC tickets: {tickets} at the product gate, {tickets} at HITL ApprovalOperator; "
-              f"PostgreSQL {budget.describe()}", flush=True)
+        print(f"SYNTHETIC tickets: {tickets} at the product gate over {tenants} tenants (a pool each), {tickets} "
+              f"at HITL ApprovalOperator; PostgreSQL {budget.describe()}", flush=True)
         spec = demo_tenant()
         hook_url = f"{platform.api_url}/ticketpilot/hooks/ado/{spec.tenant_id}"
+        gate_dags = [tenant_gate_dag(t) for t in range(tenants)]
         with platform.client() as client, \
                 ConnectionSampler(platform.pg.libpq_url("postgres")) as sampler, \
                 HookLoad(hook_url, (spec.hook_username, spec.hook_secret), hook_rate) as hooks:
+            ensure_pools(client, tenants, slots=4)
             wait_for("synthetic DAGs parsed", lambda: all(client.dag_exists(d) for d in
-                                                           (GATE_DAG, HITL_DAG, DISPATCH_DAG)), 180,
-                     lambda: None)
-            gate_runs = trigger_many(client, GATE_DAG, tickets, "gate_")
-            hitl_runs = trigger_many(client, HITL_DAG, tickets, "hitl_")
-            parked_s = wait_for("every gate parked", lambda: count_tis(client, GATE_DAG, "gate", ("deferred",))
-                                + count_tis(client, HITL_DAG, "gate", ("deferred", "awaiting_input")) >= 2 * tickets,
+                                                           (*gate_dags, HITL_DAG, DISPATCH_DAG, BUSY_DAG)),
+                     600, lambda: None)
+            gate_runs = trigger_spread(client, gate_dags, tickets, "gate_")
+            hitl_runs = trigger_spread(client, [HITL_DAG], tickets, "hitl_")
+            parked_s = wait_for("every gate parked",
+                                lambda: count_tis(client, "~", "gate", ("deferred", "awaiting_input")) >= 2 * tickets,
                                 timeout_s, lambda: None)
-            failed = count_tis(client, GATE_DAG, "gate", ("failed", "up_for_retry"))
+            failed = count_tis(client, "~", "gate", ("failed", "up_for_retry"))
             print(f"parked {2 * tickets} in {parked_s:.0f}s; failed gates: {failed}; connections now "
                   f"{sampler.samples[-1] if sampler.samples else '?'}; {triggerer_usage(platform)}", flush=True)
-            dispatch = []
-            for run_id, accepted in trigger_many(client, DISPATCH_DAG, min(tickets, 20), "d_").items():
-                dispatch.append(started_at(client, DISPATCH_DAG, run_id, "first") - accepted)
+            trigger_spread(client, [BUSY_DAG], 5, "busy_")
+            wait_for("the busy tenant at its pool limit", lambda: count_tis(client, BUSY_DAG, "work", ("running",))
+                     == 1 and count_tis(client, BUSY_DAG, "work", ("scheduled", "queued")) >= 1, 120, lambda: None)
+            dispatch = [started_at(client, dag_id, run_id, "first") - accepted for run_id, (dag_id, accepted)
+                        in trigger_spread(client, [DISPATCH_DAG], min(tickets, 20), "d_").items()]
+            held = count_tis(client, BUSY_DAG, "work", ("scheduled", "queued"))
+            print(f"dispatch while tenant {BUSY_POOL} is at its limit (1 running, {held} held by its pool): "
+                  f"p50 {statistics.median(dispatch):.2f}s p95 {p95(dispatch):.2f}s", flush=True)
+            gate_decided: dict[str, tuple[str, float]] = {}
+            hitl_decided: dict[str, tuple[str, float]] = {}
             gate_next, hitl_next = [], []
-            for run_id in list(gate_runs)[:DECISIONS]:
-                decided = approve_gate(run_id)
-                gate_next.append(started_at(client, GATE_DAG, run_id, "next") - decided)
+            for run_id, (dag_id, _) in list(gate_runs.items())[:DECISIONS]:
+                tenant = int(dag_id.rsplit("__t", 1)[1])
+                decided = approve_gate(run_id, tenant_key(tenant))
+                gate_decided[run_id] = (dag_id, decided)
+                gate_next.append(started_at(client, dag_id, run_id, "next") - decided)
             for run_id in list(hitl_runs)[:DECISIONS]:
                 decided = approve_hitl(client, run_id)
+                hitl_decided[run_id] = (HITL_DAG, decided)
                 hitl_next.append(started_at(client, HITL_DAG, run_id, "next") - decided)
             usage = triggerer_usage(platform)
+            print(f"product gate: {phases(client, gate_decided)}", flush=True)
+            print(f"HITL baseline: {phases(client, hitl_decided)}", flush=True)
         alive = all(p.poll() is None for p in platform.supervisor.procs.values())
         restarts = sum(r.count for r in platform.supervisor.restarts.values())
         print(f"product gate: approval->next p95 {p95(gate_next):.2f}s (n={len(gate_next)}); HITL baseline: "
@@ -271,10 +348,12 @@ def run(tickets: int, hook_rate: float, timeout_s: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickets", type=int, default=1000)
+    parser.add_argument("--tenants", type=int, default=100, help="synthetic tenants the gates are spread over")
     parser.add_argument("--hook-rate", type=float, default=50.0, help="ADO deliveries per second during the run")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed for parking every ticket")
     args = parser.parse_args(argv)
-    print(run(args.tickets, args.hook_rate, args.timeout))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` stops it: the platform still goes down
+    print(run(args.tickets, args.tenants, args.hook_rate, args.timeout))
     return 0
 
 

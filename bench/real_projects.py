@@ -15,6 +15,8 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from include.airflow_client import AirflowClient
@@ -39,11 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     names = args.projects.split(",")
     labels = {f"{project_tenant(n).tenant_id}-{t.id}": t for n in names for t in project(n).tickets}
-    home = Path(tempfile.mkdtemp(prefix="tp-bench-real-"))
-    platform = Platform(home=home, api_port=free_port(), heartbeat_timeout_s=20)
-    try:
-        platform.up()
-        platform.wait_for_factory()
+    with embedded_platform("tp-bench-real-") as platform:
         with platform.client() as client:
             for name in names:
                 provision_project(name, client)
@@ -56,6 +54,17 @@ def main() -> None:
         with platform.client() as client:
             follow(client, views, on_gate=on_gate, timeout=args.timeout)
             report(client, views, labels, time.monotonic() - started)
+
+
+@contextmanager
+def embedded_platform(prefix: str) -> Iterator[Platform]:
+    """The embedded platform in a throwaway home, up with its DAG factory ready; down and removed afterwards."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    platform = Platform(home=home, api_port=free_port(), heartbeat_timeout_s=20)
+    try:
+        platform.up()
+        platform.wait_for_factory()
+        yield platform
     finally:
         platform.down()
         shutil.rmtree(home, ignore_errors=True)
@@ -68,12 +77,7 @@ def report(client: AirflowClient, views: dict[str, RunView], labels: dict[str, T
     to_pr: list[float] = []
     for key in sorted(views):
         view, label = views[key], labels[key]
-        with connect(autocommit=True) as conn:
-            prs = conn.execute(
-                "SELECT p.pr_id, p.status, extract(epoch FROM p.created_at - t.created_at) AS to_pr "
-                "FROM ticketpilot.pull_requests p JOIN ticketpilot.tickets t "
-                "ON t.tenant_id = p.tenant_id AND t.workitem_id = p.workitem_id "
-                "WHERE t.ticket_key = %s AND p.source_branch NOT LIKE '%%-docs%%' ORDER BY p.pr_id", (key,)).fetchall()
+        prs = ticket_prs(key)
         landed = [pr for pr in prs if pr["status"] == "completed"]
         to_pr += [float(pr["to_pr"]) for pr in prs[:1]]
         if landed:
@@ -88,6 +92,16 @@ def report(client: AirflowClient, views: dict[str, RunView], labels: dict[str, T
     p50 = statistics.median(to_pr) if to_pr else 0.0
     print(f"\ntickets={len(views)} merged_green={merged} refused_with_reason={refused} wrong_merges={wrong} "
           f"unexpected={unexpected} draft_pr_p50_s={p50:.1f} wall_s={wall_s:.0f}")
+
+
+def ticket_prs(key: str) -> list[dict]:
+    """The ticket's PRs (not its docs PR), oldest first, each with seconds from ticket to PR (`to_pr`)."""
+    with connect(autocommit=True) as conn:
+        return conn.execute(
+            "SELECT p.pr_id, p.status, extract(epoch FROM p.created_at - t.created_at) AS to_pr "
+            "FROM ticketpilot.pull_requests p JOIN ticketpilot.tickets t "
+            "ON t.tenant_id = p.tenant_id AND t.workitem_id = p.workitem_id "
+            "WHERE t.ticket_key = %s AND p.source_branch NOT LIKE '%%-docs%%' ORDER BY p.pr_id", (key,)).fetchall()
 
 
 def reason(client: AirflowClient, view: RunView) -> str:

@@ -4,7 +4,8 @@
 
 Starts an embedded PostgreSQL (pgserver) in a temporary folder and the LLM emulator (an OpenAI-compatible
 server, in a child process so it does not compete for this one's GIL), then measures per call: router wall
-time minus the time inside the provider's `complete` (the HTTP round trip), for a cache miss (lookup,
+time minus the time inside the provider's `respond` (pydantic-ai's model over the `openai` SDK, and the HTTP
+round trip), for a cache miss (lookup,
 admission, ledger row, cache store) and with the cache off, and the whole call for a cache hit. Prints a
 markdown table for bench/RESULTS.md.
 """
@@ -20,14 +21,15 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pgserver
 import psycopg
+from pydantic_ai.messages import ModelResponse
 
 from include.settings import REPO_ROOT
 from include.store.db import migrate
 from model_serving.router import CallContext, ChatMessage, ChatRequest, ModelRouter, RoutingPolicy
-from model_serving.router.providers import Completion
 
 MODEL = "vllm:bench"
 _EMULATOR = ("import sys\nfrom tests.emulators.llm.emulator import EmulatorServer\n"
@@ -46,16 +48,16 @@ def summary(values: list[float]) -> str:
 
 
 class TimedProvider:
-    """Wraps a provider's `complete` and keeps the duration of the last call."""
+    """Wraps a provider's `respond` and keeps the duration of the last call."""
 
-    def __init__(self, complete: Callable[[ChatRequest], Completion]) -> None:
-        self._complete = complete
+    def __init__(self, respond: Callable[..., ModelResponse]) -> None:
+        self._respond = respond
         self.last_ms = 0.0
 
-    def __call__(self, request: ChatRequest) -> Completion:
+    def __call__(self, *args: Any) -> ModelResponse:
         started = time.perf_counter()
         try:
-            return self._complete(request)
+            return self._respond(*args)
         finally:
             self.last_ms = (time.perf_counter() - started) * 1000
 
@@ -89,8 +91,8 @@ def run(db_url: str, emulator_url: str, calls: int) -> list[tuple[str, str, str]
                 tenant_plain: RoutingPolicy(default_model=MODEL, large_model=MODEL, cache=False)}
     with ModelRouter(policies, db_url=db_url, env=env, pool_size=2) as router:
         provider = router.provider(MODEL)
-        timer = TimedProvider(provider.complete)
-        provider.complete = timer  # type: ignore[method-assign]
+        timer = TimedProvider(provider.respond)
+        provider.respond = timer  # type: ignore[method-assign]
         warm = [f"warm-up {i}" for i in range(20)]
         measure(router, timer, tenant_cached, warm)
         measure(router, timer, tenant_plain, warm)
@@ -104,7 +106,8 @@ def run(db_url: str, emulator_url: str, calls: int) -> list[tuple[str, str, str]
          f"p95 < {TARGET_P95_MS:g} ms ({verdict})"),
         ("router overhead, cache off (admission, ledger row)", summary(plain), f"p95 < {TARGET_P95_MS:g} ms"),
         ("cache hit, whole call (no provider)", summary(hit), "—"),
-        ("provider time excluded above (emulator HTTP round trip)", summary(provider_ms), "—"),
+        ("provider time excluded above (pydantic-ai + openai SDK + emulator HTTP round trip)", summary(provider_ms),
+         "—"),
     ]
 
 

@@ -35,8 +35,10 @@ MODELS_VARIABLE = "ticketpilot_eval_models"
     dag_display_name="Ticketpilot: nightly model evaluation",
     description="Golden tickets through every configured model; model cards and evaluation reports",
     # A trigger timetable without a start date waits for the next 02:30 UTC: deploying the platform (or
-    # `make demo`) never starts an evaluation of the night that already passed.
-    schedule=CronTriggerTimetable("30 2 * * *", timezone="UTC"),
+    # `make demo`) never starts an evaluation of the night that already passed. `run_immediately=False` is not
+    # enough: Airflow still runs the past slot when it is within a tenth of the interval (2.4 h here); a zero
+    # buffer means never.
+    schedule=CronTriggerTimetable("30 2 * * *", timezone="UTC", run_immediately=timedelta(0)),
     catchup=False,
     max_active_runs=1,
     max_active_tasks=1,

@@ -10,18 +10,23 @@ working tree; its diff against the default branch's tip is exactly what the merg
 
 from __future__ import annotations
 
+import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from include.agents.context import idempotency_key
 from include.agents.evidence import unmet
 from include.agents.workspace import diffstat
 from include.contracts import ChangeKind, DevResult, PipelineResult, PoResult, RiskClass, Ticket
+from include.contracts.agent import StaleLockFile
 from include.contracts.evidence import CriterionEvidence
 from include.contracts.final_check import FinalCheckResult, FinalOutcome
 from include.policies.final_diff import classify_final_diff
-from include.scm import ScmAdapter
+from include.scm import FileChange, ScmAdapter
 from include.scm.git import run_git
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,9 @@ def check(scm: ScmAdapter, ticket: Ticket, branch: str, plan: Plan) -> FinalChec
         merged = run_git("merge-tree", "--write-tree", "--no-messages", base, head, cwd=base_dir, ok=(0, 1))
         if merged.returncode == 1:
             conflicted = sorted({line.split("\t", 1)[1] for line in merged.stdout.splitlines()[1:] if "\t" in line})
+            if conflicted and set(conflicted) <= set(plan.exempt):
+                _keep_defaults_ci(scm, ticket, branch, base_dir, conflicted, f"{default}@{base[:12]}")
+                return check(scm, ticket, branch, replace(plan, exempt=()))
             return _result(FinalOutcome.CONFLICT, plan, base, head, files=conflicted,
                            summary=f"{branch} no longer merges onto {default}@{base[:12]}: conflicts in "
                                    f"{', '.join(conflicted) or 'its files'}; rebase it or re-plan the ticket")
@@ -77,6 +85,19 @@ def check(scm: ScmAdapter, ticket: Ticket, branch: str, plan: Plan) -> FinalChec
                            f"{default}@{base[:12]}; risk {verdict}")
 
 
+def _keep_defaults_ci(scm: ScmAdapter, ticket: Ticket, branch: str, base_dir: Path, paths: list[str],
+                      where: str) -> None:
+    """The branch's Pipeline step added CI to a repository that had none, and the default branch has gained its
+    own since (another ticket's PR, a person): the step's purpose is met, so the branch takes the default
+    branch's file instead of conflicting with it. Only the step's own file; any other conflict stands."""
+    changes = [FileChange(path=path, content=(base_dir / path).read_text(encoding="utf-8")) for path in paths]
+    message = (f"Keep {where}'s {', '.join(paths)} (AB#{ticket.workitem_id})\n\nThe default branch gained CI "
+               "after this branch's Pipeline step wrote it; the ticket's change merges with the CI already there.")
+    scm.commit_files(ticket.repo, branch, changes, message, idempotency_key(ticket, "final-check", "keep-ci", where))
+    log.info("%s: %s already has %s; the branch keeps it instead of conflicting", ticket.ticket_key, where,
+             ", ".join(paths))
+
+
 def with_unmet_criteria(result: FinalCheckResult, criteria: list[CriterionEvidence]) -> FinalCheckResult:
     """An unmet acceptance criterion blocks the merge of R1 and above unless a person overrides it at the gate:
     such a change is raised to at least R2, with the criteria as reasons, so it parks there. R0 (docs, lint)
@@ -89,6 +110,20 @@ def with_unmet_criteria(result: FinalCheckResult, criteria: list[CriterionEviden
     return result.model_copy(update={"risk_class": risk, "reasons": reasons,
                                      "summary": f"{result.summary}; {len(missing)} acceptance criterion(s) unmet, "
                                                 "a person decides at the gate"})
+
+
+def with_stale_lock_files(result: FinalCheckResult, locks: list[StaleLockFile]) -> FinalCheckResult:
+    """A bump whose lock files still record the old version would break a frozen install (`npm ci`, a
+    locked-mode restore) on the default branch: while the final change lacks them, the merge waits at the gate
+    (at least R2) with what to run. Once a person pushed them to the branch, they are in the final change and
+    nothing is raised."""
+    missing = [lock for lock in locks if lock.path not in result.files]
+    if result.outcome is not FinalOutcome.MERGE or not missing:
+        return result
+    reasons = [*result.reasons, *(f"lock file out of step: {lock.note()}" for lock in missing)]
+    return result.model_copy(update={"risk_class": result.risk_class.at_least(RiskClass.R2), "reasons": reasons,
+                                     "summary": f"{result.summary}; {len(missing)} lock file(s) to regenerate "
+                                                "before merging"})
 
 
 def gate_comment(result: FinalCheckResult) -> str:

@@ -46,7 +46,9 @@ class FinalCheckOperator(BaseOperator):
         scm = adapter_for(ticket.tenant, self.scm_kind, repo=ticket.repo)
         review = ti.xcom_pull(task_ids="review") or {}
         criteria = [CriterionEvidence.model_validate(item) for item in review.get("criteria", [])]
-        result = final_check.with_unmet_criteria(final_check.check(scm, ticket, dev.branch, plan), criteria)
+        result = final_check.with_stale_lock_files(
+            final_check.with_unmet_criteria(final_check.check(scm, ticket, dev.branch, plan), criteria),
+            dev.stale_lock_files)
         self.log.info("Final check of %s: %s", ticket.ticket_key, result.summary)
         for reason in result.reasons:
             self.log.info("  %s", reason)

@@ -3,7 +3,8 @@
 It records the gate request, then defers to GateTrigger (no worker slot held) until an authorised
 decision arrives over REST (`POST /ticketpilot/gates/{ticket_key}/approve|reject`). Ops can also approve
 by marking this task success in the Airflow UI (task clearance); the merge step then records who did it.
-Rejection fails the run without retries; a timeout fails it with an escalation message.
+An approval ends the task in the triggerer with the same XCom `_finish` returns (no worker resume); a rejection
+fails the run without retries; a timeout fails it with an escalation message.
 
 The class that decides the gate is the final check's (task `final_check`, what the merge would change) when
 that task ran, else the Dev step's; a class that needs no gate (R0/R1) passes at once, with no gate row.
@@ -23,7 +24,7 @@ from hooks.ado import AzureDevOpsHook
 from include.contracts import RiskClass, Ticket
 from include.store import gates
 from include.store.db import connect
-from triggers.gate import GateEvent, GateTrigger
+from triggers.gate import GateEvent, GateTrigger, approved_value
 from triggers.gate_votes import AdoVotes, pull_ado_votes
 
 DEFAULT_GATE_TIMEOUT = timedelta(days=7)
@@ -86,7 +87,7 @@ class GateSensor(BaseSensorOperator):
         self.defer(
             trigger=GateTrigger(ticket_key=ticket.ticket_key, run_id=run_id,
                                 timeout_at=time.time() + self.timeout, poll_interval=self.poll_interval,
-                                ado_votes=self._ado_votes(context, ticket)),
+                                ado_votes=self._ado_votes(context, ticket), end_on_approval=True),
             method_name="execute_complete",
         )
 
@@ -113,7 +114,7 @@ class GateSensor(BaseSensorOperator):
                 decisions: list[dict[str, str]] | None = None) -> dict[str, Any]:
         if status == "approved":
             self.log.info("Gate approved for %s by %s", ticket_key, [d["approver"] for d in decisions or []])
-            return {"status": status, "decisions": decisions or []}
+            return approved_value(decisions or [])
         if status == "rejected":
             why = "; ".join(f"{d['approver']}: {d['comment'] or 'no comment'}" for d in decisions or []
                             if d["decision"] == "reject")

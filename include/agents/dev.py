@@ -16,16 +16,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from include.agents import llm, model_edits, po
+from include.agents import llm, model_edits, po, tools
 from include.agents.context import idempotency_key, scm_for, scm_kind
 from include.agents.edits import write_changes
 from include.agents.errors import AgentError, NeedsModelError
-from include.agents.playbooks import Playbook, playbook_for
+from include.agents.loop import change as loop_change
+from include.agents.playbooks import Playbook, dependency, playbook_for
 from include.agents.playbooks import pipeline as ci_template
 from include.agents.playbooks.secrets import env_vars_in
-from include.agents.workspace import checked_out, diffstat, keyed_commit
+from include.agents.testing import resolve_test_command
+from include.agents.workspace import checked_out, diffstat, keyed_commit, repo_files
 from include.contracts import AgentTask, ChangeKind, DevResult, PoResult, Ticket
-from include.contracts.agent import AcceptanceItem
+from include.contracts.agent import AcceptanceItem, StaleLockFile
 from include.policies.risk import escalate_for_diff
 from include.scm import ScmAdapter
 
@@ -50,11 +52,13 @@ def run(task: AgentTask) -> DevResult:
             env_vars = _env_vars(ticket, workdir, paths)
             pr = scm.open_pr(
                 repo, branch, default, f"[#{ticket.workitem_id}] {ticket.title}",
-                pr_description(ticket, po.checklist_of(task), env_vars, proposed), draft=True,
+                pr_description(ticket, po.checklist_of(task), env_vars, proposed,
+                               stale_lock_files(workdir, paths)), draft=True,
                 workitem_id=ticket.workitem_id,
             )
         stat = diffstat(scm.diff(pr.pr_id))
         env_vars = _env_vars(ticket, workdir, stat.files)
+        stale_locks = stale_lock_files(workdir, stat.all_files)
     risk = escalate_for_diff(ticket.risk_class, stat.all_files, stat.lines, 1, kind=ticket.change_kind)
     log.info("PR #%s on %s: %d files, %d lines, risk %s", pr.pr_id, branch, len(stat.all_files), stat.lines, risk)
     summary = f"PR #{pr.pr_id} ({'draft' if pr.is_draft else pr.status}) on {branch}: "
@@ -63,6 +67,8 @@ def run(task: AgentTask) -> DevResult:
         summary += f"; secrets now read from {', '.join(env_vars)}"
     if proposed:
         summary += f"; edits proposed by {proposed.model}"
+    if stale_locks:
+        summary += f"; lock file(s) to regenerate before merging: {', '.join(lock.path for lock in stale_locks)}"
     return DevResult(
         summary=summary,
         branch=branch,
@@ -73,6 +79,7 @@ def run(task: AgentTask) -> DevResult:
         lines_changed=stat.lines,
         risk_class=risk,
         proposed_by=proposed.model if proposed else None,
+        stale_lock_files=stale_locks,
     )
 
 
@@ -82,6 +89,8 @@ class Proposed:
 
     model: str
     summary: str
+    transcript: str | None = None
+    """Where the tool-using loop's transcript is kept, when the loop made the change."""
 
 
 def _change_maker(task: AgentTask) -> tuple[Ticket, Playbook | llm.LlmConfig]:
@@ -135,15 +144,26 @@ def _apply_model_edits(task: AgentTask, config: llm.LlmConfig, scm: ScmAdapter, 
         sha, message = earlier
         log.info("%s: commit %s already carries %s; not asking the model again", ticket.ticket_key, sha[:12], key)
         return [], _proposed_in(message)
-    proposal = model_edits.propose_change(config, task, workdir, model_edits.EditBudget.from_env())
-    write_changes(workdir, proposal.changes)
-    message = (f"{ticket.title} (AB#{ticket.workitem_id})\n\n{proposal.plan.summary}\n\n"
-               f"Edits proposed by {proposal.model}: {proposal.paths}")
-    scm.commit_files(ticket.repo, ticket.branch, proposal.changes, message, key)
-    return [change.path for change in proposal.changes], Proposed(proposal.model, proposal.plan.summary)
+    if loop_change.uses_loop(config):
+        test_argv = resolve_test_command(workdir, tools.repo_sandbox(workdir).python)
+        made = loop_change.make_change(config, task, workdir, test_argv)
+        changes, summary, model = made.changes, made.outcome.summary, made.model
+        transcript = str(made.outcome.transcript)
+        summary_line = (f"{summary}\n\nTranscript: {transcript} ({made.outcome.turns} model turns, "
+                        f"{made.outcome.tokens} tokens, ${made.outcome.cost_usd})")
+    else:
+        proposal = model_edits.propose_change(config, task, workdir, model_edits.EditBudget.for_model(config))
+        write_changes(workdir, proposal.changes)
+        changes, summary, model, transcript = proposal.changes, proposal.plan.summary, proposal.model, None
+        summary_line = summary
+    paths = ", ".join(change.path for change in changes)
+    message = f"{ticket.title} (AB#{ticket.workitem_id})\n\n{summary_line}\n\nEdits proposed by {model}: {paths}"
+    scm.commit_files(ticket.repo, ticket.branch, changes, message, key)
+    return [change.path for change in changes], Proposed(model, summary, transcript)
 
 
 _PROPOSED = re.compile(r"^Edits proposed by (?P<model>\S+): ", re.M)
+_TRANSCRIPT = re.compile(r"^Transcript: (?P<path>\S+) ", re.M)
 
 
 def _proposed_in(message: str) -> Proposed | None:
@@ -152,7 +172,8 @@ def _proposed_in(message: str) -> Proposed | None:
     paragraphs = [p.strip() for p in message.strip().split("\n\n")]
     if found is None or len(paragraphs) < 3:
         return None
-    return Proposed(model=found["model"], summary=paragraphs[1])
+    transcript = _TRANSCRIPT.search(message)
+    return Proposed(model=found["model"], summary=paragraphs[1], transcript=transcript["path"] if transcript else None)
 
 
 def _env_vars(ticket: Ticket, workdir: Path, paths: list[str]) -> list[str]:
@@ -162,8 +183,13 @@ def _env_vars(ticket: Ticket, workdir: Path, paths: list[str]) -> list[str]:
     return list(env_vars_in(workdir, paths))
 
 
+def stale_lock_files(workdir: Path, changed: list[str]) -> list[StaleLockFile]:
+    """Lock files the branch's manifest changes left out of step (include.agents.playbooks.dependency)."""
+    return dependency.stale_lock_files(repo_files(workdir), changed)
+
+
 def pr_description(ticket: Ticket, checklist: list[AcceptanceItem], env_vars: list[str],
-                   proposed: Proposed | None = None) -> str:
+                   proposed: Proposed | None = None, stale_locks: list[StaleLockFile] | None = None) -> str:
     link = f"[AB#{ticket.workitem_id}]({ticket.url})" if ticket.url else f"AB#{ticket.workitem_id}"
     lines = [
         f"Work item: {link}",
@@ -183,6 +209,9 @@ def pr_description(ticket: Ticket, checklist: list[AcceptanceItem], env_vars: li
             f"_Edits proposed by {proposed.model}; the test step runs the repository's tests on them. A model "
             "wrote this code: review it as a draft._",
         ]
+        if proposed.transcript:
+            lines += ["", f"Transcript of the tool-using loop (each tool call, its result, tokens and cost): "
+                          f"`{proposed.transcript}`"]
     if env_vars:
         lines += [
             "",
@@ -190,6 +219,17 @@ def pr_description(ticket: Ticket, checklist: list[AcceptanceItem], env_vars: li
             "",
             f"The code now reads {', '.join(f'`{n}`' for n in env_vars)} from the environment. The leaked value "
             "is still in the repository's history: rotate it, removing it from the code does not revoke it.",
+        ]
+    if stale_locks:
+        lines += [
+            "",
+            "## Before merging",
+            "",
+            *(f"- [ ] `{lock.path}` still records the old version: run `{lock.command}` in "
+              f"`{lock.directory}` and push the result to this branch" for lock in stale_locks),
+            "",
+            "Lock files are generated by the package manager, never edited by hand, and Ticketpilot's sandbox has "
+            "no network to run it: this PR waits at the gate until its final change includes them.",
         ]
     lines += ["", "Opened as a draft by Ticketpilot; the review step publishes it once the checks pass."]
     return "\n".join(lines)

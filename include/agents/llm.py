@@ -44,12 +44,18 @@ from model_serving.router.connections import API_KEY_ENV, API_VERSION_ENV, BASE_
 from model_serving.router.injection import UNTRUSTED_DATA_NOTICE, wrap_untrusted
 from model_serving.router.models import MODEL_SPEC_PATTERN
 from model_serving.router.providers import split_spec
+from model_serving.router.windows import context_window
 
 log = logging.getLogger(__name__)
 
 PROMPTS_DIR = Path(__file__).with_name("prompts")
 MAX_UNTRUSTED_CHARS = 3000
-"""All untrusted blocks of one call together: keeps prompt and answer inside the local model's 2k-token context."""
+"""The local model's budget for all untrusted blocks of one call (what `untrusted_chars` gives its 2k-token
+context); the evals' goldens are written to it."""
+CHARS_PER_TOKEN = 3
+"""Code and prose run 3 to 4 characters a token; 3 keeps a budget inside the window."""
+MIN_UNTRUSTED_CHARS = 1000
+_FRAMING_TOKENS = 150  # role markers, block labels, the untrusted-data notice's wrapping
 _RETRY = ("Your answer did not validate: {error}\nAnswer again with one JSON object of the shape the instructions "
           "give, and nothing else.")
 
@@ -101,6 +107,14 @@ class LlmConfig(BaseModel):
     def spec(self) -> str:
         """The model a call starts with: the policy's default, else the configured model."""
         return self.policy.default_model if self.policy else str(self.model)
+
+    @property
+    def context_tokens(self) -> int:
+        """The smallest context window along the model chain (model_serving/router/windows.py): a call that
+        falls back must still fit."""
+        chain = [self.policy.default_model, self.policy.large_model, *self.policy.fallbacks] if self.policy \
+            else [str(self.model)]
+        return min(context_window(spec) for spec in chain)
 
     @property
     def escalates(self) -> bool:
@@ -163,9 +177,16 @@ class AnswerRejected(ValueError):
     is not in the file); the model sees the message and gets its one retry, as for a schema error."""
 
 
+def untrusted_chars(window_tokens: int, answer_tokens: int, instructions_chars: int) -> int:
+    """What a call's untrusted blocks may fill together: the model's window less its answer, the instructions
+    and the framing, at most half the window (the rest of a large window buys cost, not understanding)."""
+    left = window_tokens - answer_tokens - instructions_chars // CHARS_PER_TOKEN - _FRAMING_TOKENS
+    return max(MIN_UNTRUSTED_CHARS, min(left, window_tokens // 2) * CHARS_PER_TOKEN)
+
+
 def complete_json(task: AgentTask, step: str, prompt: Prompt, untrusted: Mapping[str, str],
                   schema: type[SchemaT], *, max_tokens: int = 400,
-                  max_untrusted_chars: int = MAX_UNTRUSTED_CHARS) -> Answer[SchemaT] | None:
+                  max_untrusted_chars: int | None = None) -> Answer[SchemaT] | None:
     """Ask the configured model for a JSON object of `schema` about the labelled untrusted texts, for a step
     that has deterministic text to fall back on.
 
@@ -200,7 +221,7 @@ def complete_json(task: AgentTask, step: str, prompt: Prompt, untrusted: Mapping
 
 
 def ask_json(config: LlmConfig, task: AgentTask, step: str, prompt: Prompt, untrusted: Mapping[str, str],
-             schema: type[SchemaT], *, max_tokens: int = 400, max_untrusted_chars: int = MAX_UNTRUSTED_CHARS,
+             schema: type[SchemaT], *, max_tokens: int = 400, max_untrusted_chars: int | None = None,
              check: Callable[[SchemaT], object] | None = None, failed_fix_iterations: int = 0,
              escalate: bool = False, retries: int = 1) -> Answer[SchemaT]:
     """`complete_json` for a step that has no deterministic fallback: every failure raises.
@@ -208,15 +229,18 @@ def ask_json(config: LlmConfig, task: AgentTask, step: str, prompt: Prompt, untr
     `check` judges an answer that matches the schema against the world (raise AnswerRejected); its rejection
     counts like a schema error. `failed_fix_iterations` goes to the router, whose policy escalates to the large
     model from some count on; `escalate=True` passes at least that count, so this call gets the large model.
-    `max_untrusted_chars` is what all untrusted blocks may fill together: the default fits the local model's
-    2k-token context, a cloud model can take far more. `retries` is how many more chances an invalid answer
-    gets, each shown its error.
+    `max_untrusted_chars` is what all untrusted blocks may fill together; by default what the model's context
+    window leaves after the instructions and the answer (`untrusted_chars`). `retries` is how many more chances
+    an invalid answer gets, each shown its error.
 
     Raises BudgetRefusedError (a budget would be exceeded), ModelUnavailableError (any other router error) or
     InvalidAnswerError (no valid answer after the retries).
     """
     ticket = task.ticket
-    messages = [ChatMessage(role="system", content=f"{prompt.text}\n\n{UNTRUSTED_DATA_NOTICE}"),
+    instructions = f"{prompt.text}\n\n{UNTRUSTED_DATA_NOTICE}"
+    if max_untrusted_chars is None:
+        max_untrusted_chars = untrusted_chars(config.context_tokens, max_tokens, len(instructions))
+    messages = [ChatMessage(role="system", content=instructions),
                 ChatMessage(role="user", content=_quoted(untrusted, max_untrusted_chars))]
     try:
         with config.router() as router:

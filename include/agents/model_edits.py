@@ -36,26 +36,34 @@ _REJECTED_LABEL = "why the previous answer was rejected"
 class EditBudget:
     """What one edit call may use: characters of quoted ticket and repository text, and answer tokens.
 
-    The default fits the embedded local model (2k tokens for prompt and answer together); a cloud model takes
-    far more, set with TICKETPILOT_LLM_EDIT_CONTEXT_CHARS. The answer may use about a quarter as many tokens
-    as the context has characters, between 700 and 4000."""
+    Set by the model's context window (`for_model`): the embedded local model's 2k tokens give about 3,000
+    characters, a cloud model's far more. TICKETPILOT_LLM_EDIT_CONTEXT_CHARS sets it outright. The answer may use
+    about a quarter as many tokens as the context has characters, between 700 and 4000."""
 
     context_chars: int = llm.MAX_UNTRUSTED_CHARS
+    answer: int | None = None
+    """Answer tokens the window left room for; None: derived from the context, as for a budget set by hand."""
 
     @property
     def answer_tokens(self) -> int:
-        return max(700, min(4000, self.context_chars // 4))
+        return self.answer or max(700, min(4000, self.context_chars // 4))
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> EditBudget:
+    def for_model(cls, config: llm.LlmConfig, env: Mapping[str, str] | None = None) -> EditBudget:
         raw = (os.environ if env is None else env).get(CONTEXT_CHARS_ENV, "").strip()
         if not raw:
-            return cls()
+            window = config.context_tokens
+            answer = max(700, min(4000, window // 8))
+            return cls(context_chars=llm.untrusted_chars(window, answer, _INSTRUCTIONS_CHARS), answer=answer)
         if not raw.isdigit() or int(raw) < MIN_CONTEXT_CHARS:
             raise AgentError(f"{CONTEXT_CHARS_ENV}={raw!r} must be a whole number of characters, at least "
                              f"{MIN_CONTEXT_CHARS}: about 3 characters per token of the model's context that is "
                              "left after the prompt and the answer")
         return cls(context_chars=int(raw))
+
+
+_INSTRUCTIONS_CHARS = 1500
+"""About what the edit and fix prompts take with the untrusted-data notice (include/agents/prompts/)."""
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from include.agents.context import idempotency_key, scm_for, scm_kind
 from include.agents.errors import AgentError, NeedsModelError
 from include.agents.playbooks import pipeline as template
 from include.agents.playbooks import preconditions
-from include.agents.playbooks.dependency import parse_bump
+from include.agents.playbooks.dependency import requested
 from include.agents.prose import Prose, is_sentence
 from include.agents.workspace import checked_out
 from include.contracts import AgentTask, ChangeKind, PoResult, RiskClass, Ticket
@@ -115,7 +115,7 @@ def checklist_of(task: AgentTask) -> list[AcceptanceItem]:
 def _kind_items(ticket: Ticket) -> tuple[tuple[str, str], ...]:
     if ticket.change_kind is ChangeKind.DEPENDENCY_BUMP:
         try:
-            package, version = parse_bump(ticket)
+            package, version = requested(ticket)  # as written: npm and NuGet versions are not all PEP 440
         except AgentError:
             return (("The requested version is pinned", "file"),)
         return ((f"{package} is pinned at {version}", "file"),)

@@ -1,8 +1,11 @@
 """Review: ruff, bandit and detect-secrets on the files the PR changes, curated into a review people read
 (include.agents.review_findings): rules that do not fit the file's role dropped, duplicates merged, the highest
 findings on the PR's own lines (and every blocking one) commented at their line up to a cap, and one report
-comment with the rest. A high finding (any secret, a high bandit issue) blocks: the PR stays a draft and the
-`review` status fails. Otherwise the status succeeds and the draft is published for people to review.
+comment with the rest. A high finding (any secret, a high bandit issue) on a line the PR adds or changes blocks:
+the PR stays a draft and the `review` status fails. One on a line the PR leaves as it is was on the default
+branch before: it is commented at its line and named in the summary for a ticket of its own, but does not hold
+up an unrelated change (a real project's test fixture URL with `user:pass@`, a key a secret ticket is to
+remove). Otherwise the status succeeds and the draft is published for people to review.
 
 With a model configured (include.agents.llm), one more comment carries the model's short summary of the
 diff and the risks it sees, marked with the model that wrote it; without one, or without a valid answer, the
@@ -79,8 +82,12 @@ def run(task: AgentTask) -> ReviewResult:
     if told is not None:
         key = idempotency_key(ticket, "review", f"pr{dev.pr_id}", "summary")
         posted += scm.comment(dev.pr_id, summary_body(told), key).comment_id not in already
-    high = sum(f.severity == "high" for f in findings)
+    high = sum(f.severity == "high" and f.touched for f in findings)
+    standing = sum(f.severity == "high" and not f.touched for f in findings)
     counts = f"{len(findings)} findings ({high} high) in {len(changed)} changed files"
+    if standing:
+        counts += (f"; {standing} high on lines this PR did not touch, already on the default branch: commented, "
+                   "for a ticket of their own")
     if high:
         scm.set_status(dev.pr_id, STATUS_CONTEXT, "failed", f"{counts}; blocking")
         summary = f"PR #{dev.pr_id}: {counts}; blocking, the PR stays a draft"

@@ -23,6 +23,8 @@ from include.agents import llm, model_edits, tools
 from include.agents.context import dev_result, idempotency_key, scm_for
 from include.agents.edits import write_changes
 from include.agents.errors import AgentError, EditsRejectedError, ModelUnavailableError
+from include.agents.loop import change as loop_change
+from include.agents.loop.agent import LoopStoppedError
 from include.agents.playbooks import lint
 from include.agents.playbooks import pipeline as template
 from include.agents.workspace import checked_out, diffstat
@@ -144,10 +146,12 @@ class Fixer:
                            "would be needed to fix the code")
         if self.config is None:
             return "; ".join(reasons)
+        if loop_change.uses_loop(self.config):
+            return self._loop_fix(outcome, failed_fix_iterations)
         try:
-            proposal = model_edits.propose_fix(self.config, self.task, self.workdir, model_edits.EditBudget.from_env(),
-                                               outcome.output_tail, self.changed, failed_fix_iterations,
-                                               tried=self.tried)
+            budget = model_edits.EditBudget.for_model(self.config)
+            proposal = model_edits.propose_fix(self.config, self.task, self.workdir, budget, outcome.output_tail,
+                                               self.changed, failed_fix_iterations, tried=self.tried)
         except (EditsRejectedError, ModelUnavailableError) as exc:
             if exc.retryable:  # the provider is down: red tests would blame the code for it
                 raise
@@ -158,6 +162,23 @@ class Fixer:
         message = (f"Fix failing tests (AB#{ticket.workitem_id})\n\n{summary}\n\n"
                    f"Edits proposed by {proposal.model}: {proposal.paths}")
         return Fix(proposal.changes, message, f"{proposal.model} edits {proposal.paths}: {summary}", proposal.model)
+
+    def _loop_fix(self, outcome: tools.ToolRun, failed_fix_iterations: int) -> Fix | str:
+        """The tool-using loop with the failing output as its task: it runs the tests itself and finishes only
+        when they pass, so its fix arrives tested."""
+        assert self.config is not None
+        ticket = self.task.ticket
+        argv = resolve_test_command(self.workdir, tools.repo_sandbox(self.workdir).python)
+        try:
+            made = loop_change.fix(self.config, self.task, self.workdir, argv, outcome.output_tail,
+                                   failed_fix_iterations)
+        except LoopStoppedError as exc:
+            return f"no fix from the tool-using loop: {exc}"
+        paths = ", ".join(change.path for change in made.changes)
+        message = (f"Fix failing tests (AB#{ticket.workitem_id})\n\n{made.outcome.summary}\n\nTranscript: "
+                   f"{made.outcome.transcript} ({made.outcome.turns} model turns)\n\nEdits proposed by "
+                   f"{made.model}: {paths}")
+        return Fix(made.changes, message, f"{made.model} edits {paths}: {made.outcome.summary}", made.model)
 
 
 def _failure(outcome: tools.ToolRun) -> str:

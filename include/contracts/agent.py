@@ -68,6 +68,20 @@ class PoResult(_ResultBase):
     understood_by: str | None = Field(default=None, description="The model that read the ticket, when one did.")
 
 
+class StaleLockFile(BaseModel):
+    """A lock file a dependency bump left recording the old version. Ticketpilot does not write lock files by hand
+    and its sandbox has no network to regenerate them, so a person runs `command` in `directory` and pushes it."""
+
+    path: str
+    manifest: str = Field(description="The manifest the bump changed, which the lock file is out of step with.")
+    command: str = Field(description="What regenerates it: `npm install`, `dotnet restore --force-evaluate`.")
+    directory: str = Field(description="Where to run it, relative to the repository root ('.' for the root).")
+
+    def note(self) -> str:
+        where = "the repository root" if self.directory == "." else self.directory
+        return f"{self.path} still records the old version: run `{self.command}` in {where} and push it to the branch"
+
+
 class DevResult(_ResultBase):
     role: Literal["dev"] = "dev"
     branch: str
@@ -80,14 +94,19 @@ class DevResult(_ResultBase):
     proposed_by: str | None = Field(
         default=None, description="The model ('provider:model') whose edits made the change; None for a playbook."
     )
+    stale_lock_files: list[StaleLockFile] = Field(
+        default_factory=list, description="Lock files the bump left out of step; the final check parks the merge "
+                                          "at the gate while the final change still lacks them.")
 
 
 class PipelineResult(_ResultBase):
     role: Literal["pipeline"] = "pipeline"
     path: str = "azure-pipelines.yml"
-    action: Literal["created", "updated", "unchanged", "kept_user_owned", "kept_existing"] = Field(
-        description="kept_existing: the ticket does not ask for CI and the repository has CI for its forge."
+    action: Literal["created", "updated", "unchanged", "kept_user_owned", "kept_existing", "left_to_ticket"] = Field(
+        description="kept_existing: the ticket does not ask for CI and the repository has CI for its forge; "
+                    "left_to_ticket: the repository has none, and another open ticket that asks for CI adds it."
     )
+    ci_ticket: str | None = Field(default=None, description="The ticket CI was left to (left_to_ticket).")
     head_commit: str
 
 

@@ -36,12 +36,14 @@ from include.scm.git import run_git
 from include.scm.local import LocalForge
 from include.store.db import connect
 from include.tenancy.provision import TenantSpec, provision
+from model_serving.router.models import RoutingPolicy
 
 DATA = Path(__file__).with_suffix(".yaml")
 SDISTS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "sdists"
 BRANCH = "main"
 IMPORTER = "Dana Whitfield <dana.whitfield@contoso.com>"
 APPROVERS = ["alice"]  # the platform's named approver; R3 tickets also need a second person (bob)
+REPLAY_MODEL = "replay:real-projects"
 CI_FILES = ("azure-pipelines.yml", ".gitlab-ci.yml", ".github/workflows", ".travis.yml", ".circleci")
 # Fixed dates: the same sdist and plants give the same commits, so a rebuilt fixture compares equal.
 _GIT_DATES = {"GIT_AUTHOR_DATE": "2025-02-03T09:00:00+00:00", "GIT_COMMITTER_DATE": "2025-02-03T09:00:00+00:00"}
@@ -130,6 +132,9 @@ class TicketSpec(_Model):
     tags: list[str] = Field(default_factory=list)
     language: Literal["en", "de"] = "en"
     expect: Expect
+    replayed: Expect | None = None
+    """The label when the agents' model is the replay of include/demo/replay/real-projects/ (`REPLAY_MODEL`): a
+    scripted developer that works the ticket through the tool-using loop. Tickets without it are not scripted."""
 
 
 class Project(_Model):
@@ -248,11 +253,13 @@ def _commit(repo: Path, message: str) -> None:
 
 # --- the platform side: tenant, forge repository, tickets -----------------------------------------------------
 
-def project_tenant(name: str) -> TenantSpec:
-    """One tenant per project, named like it, whose default repository is the project."""
-    tenant = project(name).name
+def project_tenant(name: str, model: str | None = None) -> TenantSpec:
+    """One tenant per project, named like it, whose default repository is the project. With `model`, a second
+    tenant (`<name>-llm`) whose routing policy names that model, so one platform runs both side by side."""
+    tenant = project(name).name if model is None else f"{project(name).name}-llm"
+    policy = RoutingPolicy(default_model=model, large_model=model) if model else None
     return TenantSpec(tenant_id=tenant, hook_username=tenant, hook_secret=f"{tenant}-hook-secret",
-                      default_repo=tenant, approvers=APPROVERS)
+                      default_repo=name, approvers=APPROVERS, routing_policy=policy)
 
 
 def publish(forge: LocalForge, repo: str, built: Path) -> str:
@@ -280,9 +287,10 @@ def publish(forge: LocalForge, repo: str, built: Path) -> str:
     return tip
 
 
-def provision_project(name: str, airflow: AirflowClient) -> LocalForge:
-    """Tenant, pool and repository, as `make demo` provisions tenant `demo`; idempotent."""
-    spec = project_tenant(name)
+def provision_project(name: str, airflow: AirflowClient, model: str | None = None) -> LocalForge:
+    """Tenant, pool and repository, as `make demo` provisions tenant `demo`; idempotent. `model`: see
+    project_tenant."""
+    spec = project_tenant(name, model)
     provision(spec, airflow)
     forge = LocalForge.from_settings(spec.tenant_id)
     if not forge.repo_path(name).exists():
@@ -299,14 +307,16 @@ def deliveries(name: str) -> list[dict[str, Any]]:
 
 
 def file_tickets(api_url: str, names: list[str], kinds: set[ChangeKind] | None = None,
-                 skip_kinds: frozenset[ChangeKind] = frozenset()) -> dict[str, RunView]:
-    """Post the labelled tickets of `names` (of `kinds`, when given, and not of `skip_kinds`) to their tenant's ADO
-    hook, as ADO would; ticket key -> its view."""
+                 skip_kinds: frozenset[ChangeKind] = frozenset(), *, ids: set[int] | None = None,
+                 model: str | None = None) -> dict[str, RunView]:
+    """Post the labelled tickets of `names` (of `kinds`, when given, and not of `skip_kinds`; only `ids`, when
+    given) to their tenant's ADO hook (the `model` tenant's, with one), as ADO would; ticket key -> its view."""
     views = {}
     for name in names:
-        spec = project_tenant(name)
+        spec = project_tenant(name, model)
         wanted = {t.id for t in project(name).tickets
-                  if (kinds is None or t.expect.kind in kinds) and t.expect.kind not in skip_kinds}
+                  if (kinds is None or t.expect.kind in kinds) and t.expect.kind not in skip_kinds
+                  and (ids is None or t.id in ids)}
         for payload in deliveries(name):
             if payload["resource"]["id"] not in wanted:
                 continue

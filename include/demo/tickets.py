@@ -77,10 +77,24 @@ DEMO_WORK_ITEMS = (
     ),
 )
 
+LOOP_WORK_ITEM = DemoWorkItem(
+    105,
+    "User Story",
+    "Invoices take an optional discount",
+    "Sales wants to grant a fixed discount per invoice. An invoice should accept an optional discount_cents "
+    "(default 0) that comes off the subtotal before tax is computed.",
+    ("Invoice accepts discount_cents, default 0", "The discount comes off the subtotal before tax",
+     "A test covers the discount", "The test suite passes"),
+    ("invoicing",),
+)
+"""Filed by `make demo` only when a model that works in the tool-using loop is configured: no playbook covers it,
+so Dev's loop makes the change (include/demo/replay/demo.yaml scripts it for `replay:demo`)."""
 
-def demo_deliveries() -> list[dict[str, Any]]:
-    """One `workitem.created` delivery per demo work item, ids 101–104, revision 1."""
-    return [_delivery(item, minute) for minute, item in enumerate(DEMO_WORK_ITEMS)]
+
+def demo_deliveries(with_loop_ticket: bool = False) -> list[dict[str, Any]]:
+    """One `workitem.created` delivery per demo work item, ids 101–104 (and 105), revision 1."""
+    items = [*DEMO_WORK_ITEMS, *([LOOP_WORK_ITEM] if with_loop_ticket else [])]
+    return [_delivery(item, minute) for minute, item in enumerate(items)]
 
 
 def _delivery(item: DemoWorkItem, minute: int) -> dict[str, Any]:

@@ -18,10 +18,14 @@ from typing import Any
 
 import httpx
 
+from include.agents.llm import LlmConfig
+from include.agents.loop.change import uses_loop
 from include.airflow_client import AirflowClient
 from include.contracts import Ticket
 from include.demo.repo import DEMO_REPO, demo_repo_files
 from include.demo.tickets import demo_deliveries
+from include.index import index_repository
+from include.index.embedders import platform_embedder
 from include.launcher.follow import RunView, approve_over_rest, follow
 from include.launcher.platform import Platform
 from include.scm.local import LocalForge
@@ -43,12 +47,24 @@ def demo_tenant() -> TenantSpec:
 
 
 def seed(platform: Platform) -> LocalForge:
-    """Tenant, pool and demo repository: idempotent, so `make demo` can run again on the same state."""
+    """Tenant, pool and demo repository, and the code index of its main: idempotent, so `make demo` can run
+    again on the same state."""
     with platform.client() as client:
         provision(demo_tenant(), client)
     forge = LocalForge.from_settings(DEMO_TENANT)
     forge.create_repo(DEMO_REPO, demo_repo_files(), message="Initial import of invoicing-service")
+    with tempfile.TemporaryDirectory() as tmp, connect(autocommit=True) as conn:
+        main = forge.checkout(DEMO_REPO, forge.default_branch(DEMO_REPO), Path(tmp) / DEMO_REPO)
+        stats = index_repository(conn, DEMO_TENANT, DEMO_REPO, main, embedder=platform_embedder(DEMO_TENANT, DEMO_REPO))
+    print(f"Code index of {DEMO_REPO}@{stats.commit[:10]}: {stats.model_dump_json()}")
     return forge
+
+
+def loop_model(env: dict[str, str]) -> str | None:
+    """The configured model when it works in Dev's tool-using loop (not the embedded SmolLM2, which keeps one
+    structured answer): then the demo files one feature ticket for the loop too."""
+    config = LlmConfig.from_env(env)
+    return config.spec if config is not None and uses_loop(config, env) else None
 
 
 def post_hook(api_url: str, spec: TenantSpec, payload: dict[str, Any]) -> httpx.Response:
@@ -70,9 +86,9 @@ def approve_gate(api_url: str, view: RunView) -> list[str]:
     return people
 
 
-def file_tickets(platform: Platform, spec: TenantSpec) -> dict[str, RunView]:
+def file_tickets(platform: Platform, spec: TenantSpec, with_loop_ticket: bool = False) -> dict[str, RunView]:
     runs: dict[str, RunView] = {}
-    for payload in demo_deliveries():
+    for payload in demo_deliveries(with_loop_ticket):
         started = time.perf_counter()
         response = post_hook(platform.api_url, spec, payload)
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -165,8 +181,12 @@ def _indent(text: str) -> str:
 def run_demo(platform: Platform) -> int:
     spec = demo_tenant()
     forge = seed(platform)
-    print(f"Filing {len(demo_deliveries())} sample tickets through POST /ticketpilot/hooks/ado/{spec.tenant_id}:")
-    runs = file_tickets(platform, spec)
+    model = loop_model(platform.env)
+    if model:
+        print(f"{model} works in the tool-using loop: a feature ticket for Dev's loop is filed as well")
+    deliveries = demo_deliveries(with_loop_ticket=model is not None)
+    print(f"Filing {len(deliveries)} sample tickets through POST /ticketpilot/hooks/ado/{spec.tenant_id}:")
+    runs = file_tickets(platform, spec, with_loop_ticket=model is not None)
     started = time.monotonic()
     with platform.client() as client:
         follow(client, runs, on_gate=lambda view: approve_gate(platform.api_url, view), timeout=1200,

@@ -214,6 +214,21 @@ def load_open_tickets(conn: psycopg.Connection, retention_hours: int = 24) -> li
     return [Ticket.model_validate(row["ticket"]) for row in rows]
 
 
+def open_ci_tickets(conn: psycopg.Connection, tenant: str, repo: str, *, excluding: str,
+                    within_hours: int = 24) -> list[Ticket]:
+    """The tenant's open tickets that ask for CI on `repo` (their kind at intake is `pipeline`), filed or updated
+    within the window, oldest first. Another ticket's Pipeline step leaves CI to them instead of racing them with
+    the same file; the window keeps a ticket that was refused and left open from holding CI back for ever."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT ticket FROM ticketpilot.tickets WHERE tenant_id = %s AND state = 'open' AND ticket_key <> %s "
+            "AND ticket->>'repo' = %s AND ticket->>'change_kind' = 'pipeline' "
+            "AND updated_at > now() - make_interval(hours => %s) ORDER BY created_at, ticket_key",
+            (tenant, excluding, repo, within_hours),
+        ).fetchall()
+    return [Ticket.model_validate(row["ticket"]) for row in rows]
+
+
 def get_ticket(conn: psycopg.Connection, ticket_key: str) -> Ticket | None:
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute("SELECT ticket FROM ticketpilot.tickets WHERE ticket_key = %s", (ticket_key,)).fetchone()

@@ -3,8 +3,9 @@ its reason when no model is configured."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 
+import pendulum
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowSkipException
@@ -36,16 +37,22 @@ def test_the_dag_imports_without_errors(dagbag: DagBag) -> None:
     assert list(dagbag.dag_ids) == [DAG_ID]
 
 
-def test_tasks_schedule_and_tags(dagbag: DagBag) -> None:
+@pytest.mark.parametrize("now", ["2026-12-06T02:31:00", "2026-12-06T04:15:00", "2026-12-06T23:59:00"])
+def test_tasks_schedule_and_tags(dagbag: DagBag, monkeypatch: pytest.MonkeyPatch, now: str) -> None:
+    """Deployed a minute, two hours or a day after 02:30 UTC, the first run is the next night's: Airflow's own
+    default would still run a slot that passed less than 2.4 h ago."""
     dag = dagbag.dags[DAG_ID]
     assert [task.task_id for task in dag.topological_sort()] == TASKS
     assert dag.get_task("evaluate.render_reports").upstream_task_ids == {"evaluate.run_evals"}
     assert dag.get_task("evaluate.run_evals").upstream_task_ids == {"select_models"}
-    assert dag.timetable == CronTriggerTimetable("30 2 * * *", timezone="UTC"), "nightly, at 02:30 UTC"
+    assert dag.timetable == CronTriggerTimetable("30 2 * * *", timezone="UTC", run_immediately=timedelta(0))
+    deployed = pendulum.parse(now, tz="UTC")
+    monkeypatch.setattr("airflow.timetables.trigger.utcnow", lambda: deployed)
     first = dag.timetable.next_dagrun_info(last_automated_data_interval=None,
                                            restriction=TimeRestriction(earliest=dag.start_date, latest=None,
                                                                        catchup=dag.catchup))
-    assert first.run_after > datetime.now(UTC), "deploying never starts the night that already passed"
+    assert first.run_after > deployed, "deploying never starts the night that already passed"
+    assert (first.run_after.hour, first.run_after.minute) == (2, 30)
     assert dag.catchup is False and dag.max_active_runs == 1 and dag.max_active_tasks == 1
     assert set(dag.tags) == {"ticketpilot", "maintenance"}
     assert "No model configured: the run is skipped, not failed." in dag.doc_md

@@ -114,6 +114,8 @@ def test_ci_yaml_was_added_and_the_build_is_green(finished: dict[str, RunView], 
     assert "pytest" in yaml_text
     pr = forge.find_pr(DEMO_REPO, ticket("demo-101").branch)
     assert forge.statuses(pr.pr_id)["ticketpilot/tests"] == "succeeded"
+    added = git(main, "log", "--diff-filter=A", "--format=%B", "main", "--", "azure-pipelines.yml")
+    assert merged_times(added, pr.pr_id) == 1, "the CI ticket added CI; the others left it to demo-101"
 
 
 def test_dependency_was_bumped(finished: dict[str, RunView], forge: LocalForge, tmp_path: Path) -> None:

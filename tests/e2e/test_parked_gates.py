@@ -4,6 +4,7 @@ parked gates still deciding. SYNTHETIC tickets (bench/parked.py's DAGs); N from 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -67,6 +68,11 @@ def test_many_parked_gates_cost_no_connection_each_and_a_decision_resumes_its_ru
         assert started_at(client, GATE_DAG, chosen, "next") - decided < 30
         others = client.request("GET", f"/api/v2/dags/{GATE_DAG}/dagRuns/{runs[0]}/taskInstances/gate").json()
         assert others["state"] == "deferred", "only the decided run resumed"
+        xcom = client.request("GET", f"/api/v2/dags/{GATE_DAG}/dagRuns/{chosen}/taskInstances/gate/xcomEntries/"
+                                     "return_value", params={"deserialize": True}).json()
+        value = json.loads(xcom["value"]) if isinstance(xcom["value"], str) else xcom["value"]
+        assert value["status"] == "approved" and value["decisions"][0]["approver"] == "bench-approver", \
+            "the triggerer ended the gate with the value the merge step reads"
 
         triggerer = parked_platform.supervisor.procs["triggerer"]
         os.killpg(triggerer.pid, signal.SIGKILL)  # a crash, not an orderly stop: the watchdog must notice

@@ -9,12 +9,14 @@ import pytest
 
 from include import final_check, merge_step
 from include.contracts import ChangeKind, DevResult, PipelineResult, PoResult, RiskClass, Ticket
+from include.contracts.agent import StaleLockFile
 from include.contracts.evidence import CriterionEvidence, CriterionStatus
 from include.contracts.final_check import FinalOutcome
 from include.policies.final_diff import classify_final_diff
 from include.scm import FileChange
 from include.scm.local import LocalForge
 from include.ticket_end import end_without_merge
+from tests.include.agents.conftest import file_at
 
 TENANT = "finals"
 REPO = "svc"
@@ -135,3 +137,49 @@ def test_a_ticket_with_nothing_to_merge_closes_its_pr_with_the_reason_once(forge
     rows = db.execute("SELECT action, details FROM ticketpilot.audit_log WHERE subject = %s",  # type: ignore[attr-defined]
                       (TICKET.ticket_key,)).fetchall()
     assert [r["action"] for r in rows] == ["ticket.nothing_to_change"] * 2
+
+
+def test_the_pipeline_steps_ci_file_yields_to_ci_that_main_gained_meanwhile(forge: LocalForge) -> None:
+    """Two tickets on a repository without CI each get a CI file from their Pipeline step; the first merges. The
+    second's only conflict is its own CI file: it keeps main's, and merges its change (not a CONFLICT)."""
+    ci = "azure-pipelines.yml"
+    commit(forge, TICKET.branch, "app/core.py", "def total(xs: list[int]) -> int:\n    return sum(xs)\n", "k1")
+    commit(forge, TICKET.branch, ci, "steps:\n  - script: pytest -q\n", "pipeline")
+    commit(forge, "main", ci, "steps:\n  - script: python -m pytest\n", "the-other-ticket")
+    plan = final_check.Plan(risk=RiskClass.R0, kind=ChangeKind.LINT_FIX, exempt=(ci,))
+    result = final_check.check(forge, TICKET, TICKET.branch, plan)
+    assert (result.outcome, result.files, result.risk_class) == (FinalOutcome.MERGE, ["app/core.py"], RiskClass.R0)
+    assert file_at(forge, REPO, TICKET.branch, ci) == file_at(forge, REPO, "main", ci)
+    again = final_check.check(forge, TICKET, TICKET.branch, plan)  # the merge step checks again: nothing new
+    assert again.head_commit == result.head_commit
+
+
+def test_a_conflict_beyond_the_pipeline_steps_ci_file_still_stands(forge: LocalForge) -> None:
+    ci = "azure-pipelines.yml"
+    commit(forge, TICKET.branch, "app/core.py", "one\n", "k1")
+    commit(forge, TICKET.branch, ci, "steps: []\n", "pipeline")
+    commit(forge, "main", "app/core.py", "two\n", "other")
+    commit(forge, "main", ci, "jobs: []\n", "other-ci")
+    plan = final_check.Plan(risk=RiskClass.R0, kind=ChangeKind.LINT_FIX, exempt=(ci,))
+    result = final_check.check(forge, TICKET, TICKET.branch, plan)
+    assert result.outcome is FinalOutcome.CONFLICT and result.files == sorted(["app/core.py", ci])
+    assert file_at(forge, REPO, TICKET.branch, ci) == "steps: []\n", "nothing is changed on a real conflict"
+
+
+def test_a_lock_file_left_out_of_step_parks_the_bump_until_the_branch_carries_it(forge: LocalForge) -> None:
+    """No network in the sandbox: the bump cannot regenerate package-lock.json, and `npm ci` on main would fail
+    with it stale, so an R1 bump waits at the gate saying what to run; once a person pushed the regenerated lock
+    file to the branch, the final change carries it and nothing is raised."""
+    lock = StaleLockFile(path="package-lock.json", manifest="package.json", command="npm install", directory=".")
+    plan = final_check.Plan(RiskClass.R1, ChangeKind.DEPENDENCY_BUMP)
+    commit(forge, TICKET.branch, "package.json", '{"dependencies": {"lodash": "4.17.21"}}\n', "bump")
+    parked = final_check.with_stale_lock_files(final_check.check(forge, TICKET, TICKET.branch, plan), [lock])
+    assert parked.risk_class == RiskClass.R2 and parked.raised
+    assert parked.reasons[-1] == ("lock file out of step: package-lock.json still records the old version: run "
+                                  "`npm install` in the repository root and push it to the branch")
+    assert "Why this class:" in final_check.gate_comment(parked)
+
+    commit(forge, TICKET.branch, "package-lock.json", '{"lockfileVersion": 3}\n', "regenerated")
+    settled = final_check.check(forge, TICKET, TICKET.branch, plan)
+    assert final_check.with_stale_lock_files(settled, [lock]) == settled
+    assert settled.risk_class == RiskClass.R1

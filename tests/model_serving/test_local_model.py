@@ -86,3 +86,36 @@ def test_a_schema_constrains_the_small_models_answer_to_valid_json(
             context = CallContext(tenant=tenant, repo="svc", ticket_key=f"{tenant}-1", step=schema.__name__)
             answer = router.chat(request, context)
             schema.model_validate_json(answer.content)
+
+
+def test_the_local_model_drives_the_loops_plumbing(local_model_server: local.LocalModelServer, tmp_path: Path,
+                                                   db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SmolLM2 through llama.cpp's server in the tool-using loop: its turns are JSON actions under the server's
+    JSON mode, each lands in the ledger, and the loop ends within its bounds with a message a person can read.
+    No claim on the result: a 135M model is not expected to solve the ticket."""
+    from include.agents.llm import LlmConfig
+    from include.agents.loop.agent import LoopBounds, LoopStoppedError, run_loop
+    from include.agents.loop.transcript import Transcript
+    from include.agents.loop.workspace import LoopWorkspace
+    from include.contracts import AgentRole, AgentTask, ChangeKind, RiskClass, Ticket
+
+    monkeypatch.setenv("TICKETPILOT_LLM_MODEL", f"llamacpp:{local.MODEL_ALIAS}")
+    monkeypatch.setenv("TICKETPILOT_LLM_BASE_URL", local_model_server.base_url)
+    (tmp_path / "greet.py").write_text('def greet(name):\n    return "Helo, " + name\n', encoding="utf-8")
+    ticket = Ticket(tenant=f"tloop{uuid.uuid4().hex[:8]}", workitem_id=7, rev=1,
+                    title="Fix the greeting's typo: Helo should be Hello",
+                    repo="greeter", change_kind=ChangeKind.FEATURE, risk_class=RiskClass.R1, source="ado")
+    task = AgentTask(role=AgentRole.DEV, ticket=ticket, run_id="manual__local", max_fix_iterations=1)
+    config = LlmConfig.from_env()
+    assert config is not None
+    try:
+        outcome = run_loop(config, task, LoopWorkspace(tmp_path, ["true"]), {"ticket title": ticket.title},
+                           step="dev.loop", bounds=LoopBounds(max_turns=4, max_wall_s=240, answer_tokens=200))
+        ended = f"finished: {outcome.summary}"
+    except LoopStoppedError as exc:
+        ended = str(exc)
+    entries = Transcript.read(Transcript.for_step(ticket.tenant, ticket.ticket_key, "dev.loop").path)
+    turns = [e for e in entries if e.kind == "model"]
+    assert 1 <= len(turns) <= 4 and all(e.tokens_in > 0 for e in turns)
+    assert entries[-1].kind == "stop" and entries[-1].result, ended
+    assert [r for r in calls(db, ticket.tenant) if r["status"] == "ok"]

@@ -1,4 +1,5 @@
-"""Answers constrained to a JSON Schema: each server gets the schema in its own spelling, the cache tells
+"""Answers constrained to a JSON Schema: each server gets the schema in its own spelling (on the wire, through
+pydantic-ai's OpenAI model and the official SDK), the cache tells
 schemas apart, the HTTP service accepts OpenAI's structured-output request, and the schema agents send is one
 a grammar can hold."""
 
@@ -12,8 +13,9 @@ from include.agents.llm import GRAMMAR_MAX_LENGTH, answer_schema
 from include.agents.po import TicketReading
 from model_serving.router.cache import cache_key
 from model_serving.router.models import ChatMessage, ChatRequest
-from model_serving.router.providers.openai_compat import chat_completions_body
+from model_serving.router.providers import ProviderConfig, resolve_provider
 from model_serving.router.server import CompletionBody
+from tests.emulators.llm.emulator import API_KEY, Emulator
 
 SCHEMA = {"type": "object", "properties": {"criteria": {"type": "array", "items": {"type": "string"}}},
           "required": ["criteria"]}
@@ -26,11 +28,21 @@ MESSAGES = [ChatMessage(role="user", content="criteria please")]
     ("vllm", {"type": "json_schema", "json_schema": {"name": "answer", "schema": SCHEMA}}),
     ("openai", {"type": "json_schema", "json_schema": {"name": "answer", "schema": SCHEMA}}),
 ])
-def test_each_server_gets_the_schema_in_its_spelling(dialect: str, expected: dict) -> None:
-    request = ChatRequest(messages=MESSAGES, response_format="json", json_schema=SCHEMA)
-    assert chat_completions_body(request, "m", dialect)["response_format"] == expected
-    plain = ChatRequest(messages=MESSAGES, response_format="json")
-    assert chat_completions_body(plain, "m", dialect)["response_format"] == {"type": "json_object"}
+def test_each_server_gets_the_schema_in_its_spelling(dialect: str, expected: dict,
+                                                     emulators: dict[str, Emulator]) -> None:
+    server = emulators["openai"]
+    provider = resolve_provider(f"{dialect}:m", {dialect: ProviderConfig(base_url=server.url, api_key=API_KEY)})
+    try:
+        provider.complete(ChatRequest(messages=MESSAGES, response_format="json", json_schema=SCHEMA))
+        provider.complete(ChatRequest(messages=MESSAGES, response_format="json"))
+    finally:
+        provider.close()
+    with_schema, plain = (r["body"] for r in server.requests)
+    assert with_schema["response_format"] == expected
+    assert plain["response_format"] == {"type": "json_object"}
+    assert with_schema["model"] == "m" and with_schema["messages"] == [{"role": "user", "content": "criteria please"}]
+    bound = "max_completion_tokens" if dialect == "openai" else "max_tokens"
+    assert with_schema[bound] == 1024, "self-hosted servers read max_tokens, OpenAI max_completion_tokens"
 
 
 def test_a_schema_needs_json_mode() -> None:

@@ -66,7 +66,7 @@ def test_approval_returns_the_decisions(sensor: GateSensor) -> None:
 def test_execute_records_the_request_and_defers(db: psycopg.Connection, sensor: GateSensor) -> None:
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute(context())
-    assert isinstance(deferred.value.trigger, GateTrigger)
+    assert isinstance(deferred.value.trigger, GateTrigger) and deferred.value.trigger.end_on_approval
     assert deferred.value.method_name == "execute_complete"
     gate = gates.get_gate(db, TICKET.ticket_key, RUN_ID)
     assert (gate["status"], gate["risk_class"], gate["required_approvals"]) == ("pending", "R3", 2)

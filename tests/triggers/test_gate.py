@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
+from airflow.triggers.base import TaskSuccessEvent
 
 from include.contracts import GateDecision, GateOutcome, RiskClass
 from include.scm.ado import AdoClient
@@ -42,9 +43,36 @@ def test_serialize(trigger: GateTrigger) -> None:
     path, kwargs = trigger.serialize()
     assert path == "triggers.gate.GateTrigger"
     assert kwargs == {"ticket_key": TICKET_KEY, "run_id": RUN_ID, "timeout_at": trigger.timeout_at,
-                      "poll_interval": 0.05, "ado_votes": None}
+                      "poll_interval": 0.05, "ado_votes": None, "end_on_approval": False}
     assert "db_url" not in kwargs, "credentials must not be stored in the trigger table"
     assert GateTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+def test_a_trigger_serialized_before_end_on_approval_still_loads(trigger: GateTrigger) -> None:
+    """Gates parked by the previous release resume on a worker, as they were deferred to."""
+    _, kwargs = trigger.serialize()
+    older = {k: v for k, v in kwargs.items() if k != "end_on_approval"}
+    assert GateTrigger(**older).end_on_approval is False
+
+
+@pytest.mark.parametrize("decision", [GateOutcome.APPROVE, GateOutcome.REJECT])
+async def test_an_approval_ends_the_task_in_the_triggerer_a_rejection_resumes_the_sensor(
+        db: psycopg.Connection, decision: GateOutcome) -> None:
+    """No worker start and no scheduler round to return a value the trigger already has: an approved task
+    succeeds from the triggerer with the sensor's XCom, so the merge is scheduled at once. A rejection resumes
+    `execute_complete`, which fails the task with the approver's reason."""
+    open_gate(db)
+    gates.record_decision(db, GateDecision(ticket_key=TICKET_KEY, run_id=RUN_ID, decision=decision,
+                                           approver="alice", comment="decided"))
+    ending = GateTrigger(ticket_key=TICKET_KEY, run_id=RUN_ID, timeout_at=time.time() + 30, poll_interval=0.05,
+                         end_on_approval=True)
+    [event] = [e async for e in ending.run()]
+    if decision is GateOutcome.REJECT:
+        assert not isinstance(event, TaskSuccessEvent) and event.payload["status"] == "rejected"
+        return
+    assert isinstance(event, TaskSuccessEvent)
+    value = event.xcoms["return_value"]
+    assert value["status"] == "approved" and [d["approver"] for d in value["decisions"]] == ["alice"]
 
 
 async def test_timeout_yields_timeout(db: psycopg.Connection) -> None:

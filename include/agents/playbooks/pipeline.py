@@ -28,7 +28,7 @@ SCRIPT_KEYS = frozenset({"script", "bash", "pwsh", "powershell", "run"})
 """Keys whose values are shell lines: Azure Pipelines steps, GitHub Actions `run`, GitLab jobs' `script`."""
 _TEST_LINE = re.compile(r"\b(?:pytest|tox|nox|unittest)\b|\bmake\b.*\btest\b|\bnpm\b.*\btest\b|\bdotnet test\b")
 
-PipelineAction = Literal["created", "updated", "unchanged", "kept_user_owned", "kept_existing"]
+PipelineAction = Literal["created", "updated", "unchanged", "kept_user_owned", "kept_existing", "left_to_ticket"]
 
 
 @dataclass(frozen=True)

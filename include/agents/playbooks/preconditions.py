@@ -6,22 +6,21 @@ happens instead). Each check returns whether it holds and one sentence a person 
 from __future__ import annotations
 
 import configparser
-import json
 import tomllib
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from include.agents import tools
 from include.agents.errors import AgentError
+from include.agents.playbooks import dependency, typo
+from include.agents.playbooks import dependency_npm as npm
+from include.agents.playbooks import dependency_nuget as nuget
 from include.agents.playbooks import pipeline as ci_template
-from include.agents.playbooks import typo
 from include.agents.playbooks.lint import lint_scope
 from include.agents.playbooks.text import ticket_text
 from include.agents.workspace import repo_files
@@ -53,26 +52,27 @@ def bump_declared(ticket: Ticket, workdir: Path) -> Precondition:
         return Precondition(False, "the ticket names no package and version ('bump <package> to <version>')")
     package, text = found
     package = package.split("[", 1)[0]
-    try:
-        Version(text)
-    except InvalidVersion:
+    if not dependency.is_version(text):
         return Precondition(False, f"{text!r} is not a version number")
     where = declared_in(workdir, package)
     if not where:
         return Precondition(False, f"the repository declares no package {package!r} (looked in requirements*.txt, "
-                                   "pyproject.toml, setup.cfg, package.json and *.csproj)")
+                                   "pyproject.toml, setup.cfg, package.json, *.csproj and Directory.Packages.props)")
     return Precondition(True, f"{package} is declared in {', '.join(where)}; the ticket asks for {text}")
 
 
 def declared_in(workdir: Path, package: str) -> list[str]:
-    """The dependency files that declare `package` (Python names compared normalised, npm/NuGet case-blind)."""
-    python, other = canonicalize_name(package), package.lower()
+    """The dependency files that declare `package`, each compared as its ecosystem (and the bump playbook)
+    compares names: Python's normalised, npm's exactly (scopes included), NuGet's case-blind."""
     found = []
     for path, names in declarations(workdir):
-        if path.endswith((".json", ".csproj")):
-            if other in {name.lower() for name in names}:
-                found.append(path)
-        elif python in {canonicalize_name(name) for name in names}:
+        if npm.is_manifest(path):
+            declared = package in names
+        elif nuget.is_project_file(path):
+            declared = package.casefold() in {name.casefold() for name in names}
+        else:
+            declared = canonicalize_name(package) in {canonicalize_name(name) for name in names}
+        if declared:
             found.append(path)
     return found
 
@@ -81,7 +81,7 @@ def declarations(workdir: Path) -> Iterator[tuple[str, list[str]]]:
     """(file, declared package names) for every dependency file of the working copy."""
     for path in repo_files(workdir):
         name = PurePosixPath(path).name
-        reader = _READERS.get(name) or (_csproj if name.endswith(".csproj") else None)
+        reader = _READERS.get(name) or (nuget.declared_names if nuget.is_project_file(path) else None)
         if reader is None and name.endswith(".txt") and (name.startswith("requirements") or "requirements" in path):
             reader = _requirements
         if reader is not None:
@@ -129,20 +129,8 @@ def _setup_cfg(text: str) -> list[str]:
     return _names(lines)
 
 
-def _package_json(text: str) -> list[str]:
-    data: dict[str, Any] = json.loads(text)
-    sections = ("dependencies", "devDependencies", "peerDependencies", "optionalDependencies")
-    return [name for section in sections for name in data.get(section, {}) or {}]
-
-
-def _csproj(text: str) -> list[str]:
-    root = ElementTree.fromstring(text)
-    return [str(ref.get("Include")) for ref in root.iter()
-            if ref.tag.endswith("PackageReference") and ref.get("Include")]
-
-
 _READERS: dict[str, Callable[[str], list[str]]] = {
-    "pyproject.toml": _pyproject, "setup.cfg": _setup_cfg, "package.json": _package_json,
+    "pyproject.toml": _pyproject, "setup.cfg": _setup_cfg, "package.json": npm.declared_names,
 }
 
 

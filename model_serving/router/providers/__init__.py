@@ -1,7 +1,7 @@
-"""Resolve "provider:model" strings to providers. Credentials: the `configs` argument first, then the environment.
+"""Resolve "provider:model" strings to providers. Credentials: the `configs` argument first (the agents fill it
+from the tenant's common-ai connection, model_serving/router/connections.py), then the environment.
 
-An Airflow-connection lookup (STYLE item 6: argument, connection extra, environment) slots in between the two
-once the router runs inside Airflow tasks; the HTTP service and agents read the environment today.
+Each provider is a pydantic-ai model over the vendor's official SDK (providers/base.py).
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-import httpx
+from pydantic_ai.models import Model
 
 from model_serving.router.errors import ConfigurationError
 from model_serving.router.providers.anthropic import AnthropicProvider
 from model_serving.router.providers.base import Completion, Provider, ProviderConfig
 from model_serving.router.providers.openai_compat import AzureOpenAIProvider, OpenAICompatibleProvider
+from model_serving.router.providers.replay import replay_model
 
-__all__ = ["Completion", "Provider", "ProviderConfig", "PROVIDERS", "resolve_provider", "split_spec"]
+__all__ = ["Completion", "Provider", "ProviderConfig", "PROVIDERS", "register_model", "resolve_provider", "split_spec",
+           "unregister_model"]
 
 DEFAULT_TIMEOUT_S = 60.0
 AZURE_API_VERSION = "2024-10-21"
@@ -47,11 +49,28 @@ PROVIDERS: dict[str, _Kind] = {
 }
 
 
+REPLAY = "replay"
+"""`replay:<name>` answers from recorded scripts (providers/replay.py): benchmarks and end-to-end tests."""
+
+_REGISTERED: dict[str, Provider] = {}
+
+
+def register_model(spec: str, model: Model) -> None:
+    """Serve a pydantic-ai model under `spec` in this process: a scripted `FunctionModel` for tests and
+    benchmarks, or a model a team wires itself. Self-hosted: never redacted, free unless priced."""
+    name, _, model_name = spec.partition(":")
+    _REGISTERED[spec] = Provider(name, model_name, model, is_cloud=False, no_training=True)
+
+
+def unregister_model(spec: str) -> None:
+    _REGISTERED.pop(spec, None)
+
+
 def split_spec(spec: str) -> tuple[str, str]:
     provider, sep, model = spec.partition(":")
-    if not sep or not model or provider not in PROVIDERS:
+    if not sep or not model or (provider not in PROVIDERS and provider != REPLAY):
         raise ConfigurationError(
-            f"model {spec!r} must be 'provider:model' with provider one of {', '.join(PROVIDERS)}, "
+            f"model {spec!r} must be 'provider:model' with provider one of {', '.join([*PROVIDERS, REPLAY])}, "
             "e.g. 'openai:gpt-4o-mini' or 'vllm:Qwen/Qwen2.5-7B-Instruct'"
         )
     return provider, model
@@ -59,9 +78,13 @@ def split_spec(spec: str) -> tuple[str, str]:
 
 def resolve_provider(spec: str, configs: Mapping[str, ProviderConfig] | None = None,
                      env: Mapping[str, str] | None = None) -> Provider:
+    if spec in _REGISTERED:
+        return _REGISTERED[spec]
     name, model = split_spec(spec)
-    kind = PROVIDERS[name]
     env = os.environ if env is None else env
+    if name == REPLAY:
+        return Provider(REPLAY, model, replay_model(model, dict(env)), is_cloud=False, no_training=True)
+    kind = PROVIDERS[name]
     given = (configs or {}).get(name, ProviderConfig())
     setting = f"the {name!r} entry of provider_configs"
     base_url = given.base_url or env.get(f"{kind.env}_BASE_URL") or env.get(f"{kind.env}_ENDPOINT") \
@@ -73,15 +96,15 @@ def resolve_provider(spec: str, configs: Mapping[str, ProviderConfig] | None = N
     if kind.needs_key and not api_key:
         raise ConfigurationError(f"{spec}: no API key: set {kind.env}_API_KEY or api_key in {setting}")
     timeout = given.timeout_s or float(env.get("TICKETPILOT_LLM_TIMEOUT_S", DEFAULT_TIMEOUT_S))
-    client = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
     if name == "anthropic":
-        return AnthropicProvider(model, client, base_url=base_url, api_key=str(api_key))
+        return AnthropicProvider(model, base_url=base_url, api_key=str(api_key), timeout_s=timeout)
     if name == "azure":
         version = given.api_version or env.get("AZURE_OPENAI_API_VERSION") or env.get("OPENAI_API_VERSION") \
             or AZURE_API_VERSION
-        return AzureOpenAIProvider(model, client, endpoint=base_url, api_key=str(api_key), api_version=version)
+        return AzureOpenAIProvider(model, endpoint=base_url, api_key=str(api_key), api_version=version,
+                                   timeout_s=timeout)
     self_hosted = kind.self_hosted or (name == "openai-compatible" and _is_private(base_url))
-    return OpenAICompatibleProvider(name, model, client, base_url=base_url, api_key=api_key,
+    return OpenAICompatibleProvider(name, model, base_url=base_url, api_key=api_key, timeout_s=timeout,
                                     is_cloud=not self_hosted, no_training=self_hosted or name == "openai")
 
 

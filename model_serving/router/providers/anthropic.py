@@ -1,50 +1,41 @@
-"""Anthropic's Messages API: system prompt as a top-level field, content as a list of blocks."""
+"""Anthropic's Messages API through pydantic-ai's `AnthropicModel` over the official `anthropic` SDK.
+
+The Messages API has no JSON mode, so a JSON ask is told so in the system prompt, with its schema."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import httpx
+from anthropic import AsyncAnthropic
+from pydantic_ai.messages import ModelMessage
+from pydantic_ai.models.anthropic import AnthropicModel
+from pydantic_ai.providers.anthropic import AnthropicProvider as _SdkAnthropic
+from pydantic_ai.settings import ModelSettings
 
-from model_serving.router.models import ChatRequest
-from model_serving.router.providers.base import Completion, Provider
+from model_serving.router.models import ChatMessage, ChatRequest
+from model_serving.router.providers.base import Provider
 
-ANTHROPIC_VERSION = "2023-06-01"
 _JSON_ONLY = "Answer with one JSON object and nothing else."
 
 
 class AnthropicProvider(Provider):
-    """`POST {base_url}/v1/messages` with `x-api-key` and `anthropic-version` headers."""
+    """`POST {base_url}/v1/messages`; SDK retries off, as for every provider (the router's chain retries)."""
 
-    name = "anthropic"
-    is_cloud = True
-    no_training = True
+    def __init__(self, model: str, *, base_url: str, api_key: str, timeout_s: float) -> None:
+        client = AsyncAnthropic(base_url=base_url.rstrip("/").removesuffix("/v1"), api_key=api_key, max_retries=0,
+                                timeout=timeout_s)
+        transport = AnthropicModel(model, provider=_SdkAnthropic(anthropic_client=client))
+        super().__init__("anthropic", model, transport, is_cloud=True, no_training=True, close=client.close)
 
-    def __init__(self, model: str, client: httpx.Client, *, base_url: str, api_key: str) -> None:
-        super().__init__(model, client)
-        self._url = base_url.rstrip("/").removesuffix("/v1") + "/v1/messages"
-        self._headers = {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION}
+    def settings_for(self, request: ChatRequest) -> ModelSettings:
+        return ModelSettings(max_tokens=request.max_tokens, temperature=min(request.temperature, 1.0))
 
-    def complete(self, request: ChatRequest) -> Completion:
-        system = [m.content for m in request.messages if m.role == "system"]
-        if request.response_format == "json":  # no JSON mode on the Messages API: ask for it instead
-            system.append(_JSON_ONLY)
+    def prepare(self, request: ChatRequest) -> tuple[list[ModelMessage], ModelSettings]:
+        if request.response_format == "json":
+            rules = [_JSON_ONLY]
             if request.json_schema is not None:
-                system.append(f"The object must match this JSON Schema:\n{json.dumps(request.json_schema)}")
-        body: dict[str, Any] = {
-            "model": self.model,
-            "max_tokens": request.max_tokens,
-            "temperature": min(request.temperature, 1.0),  # Anthropic's range is 0..1
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"],
-        }
-        if system:
-            body["system"] = "\n\n".join(system)
-        data = self._post(self._url, self._headers, body)
-        try:
-            text = "".join(block["text"] for block in data["content"] if block.get("type") == "text")
-            usage = data["usage"]
-            return Completion(content=text, tokens_in=int(usage["input_tokens"]),
-                              tokens_out=int(usage["output_tokens"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise self._malformed(data, exc) from exc
+                rules.append(f"The object must match this JSON Schema:\n{json.dumps(request.json_schema)}")
+            request = request.model_copy(update={"messages": [
+                *request.messages, ChatMessage(role="system", content="\n\n".join(rules))]})
+        return super().prepare(request)
+

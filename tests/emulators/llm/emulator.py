@@ -1,4 +1,5 @@
-"""Test emulators of the OpenAI Chat Completions (and Azure deployment) and Anthropic Messages APIs.
+"""Test emulators of the OpenAI Chat Completions and Embeddings (and Azure deployment) and Anthropic Messages
+APIs.
 
 Answers are deterministic: a digest of the prompt plus an echo of the last user message, so a test can see
 what the provider saw. Usage is derived from the text lengths and summed in `reported`, so a test can compare
@@ -81,6 +82,25 @@ class Emulator:
             "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
                       "total_tokens": tokens_in + tokens_out}})
 
+    async def embeddings(self, body: dict[str, Any], headers: dict[str, str]) -> Response:
+        """OpenAI's Embeddings API: `input` is a string or a list; each vector is a digest of its text spread over
+        EMBEDDING_DIMENSIONS floats, so equal texts get equal vectors and a test can see which text was sent."""
+        self.requests.append({"body": body, "headers": headers, "deployment": None})
+        if self._faults:
+            self._faults.popleft()
+            return self.error(500, "api_error", "emulated server error")
+        if headers.get("authorization") != f"Bearer {API_KEY}":
+            return self.error(401, "invalid_api_key", "missing or wrong bearer token")
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        if not texts or not all(isinstance(t, str) for t in texts):
+            return self.error(400, "invalid_request_error", "input must be a string or a list of strings")
+        tokens = sum(max(1, len(t) // 4) for t in texts)
+        self.reported["tokens_in"] += tokens
+        data = [{"object": "embedding", "index": i, "embedding": _vector(t)} for i, t in enumerate(texts)]
+        return JSONResponse({"object": "list", "data": data, "model": body.get("model", ""),
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
     def error(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
         body: dict[str, Any] = {"error": {"type": kind, "message": message}}
         if self.dialect == "anthropic":
@@ -94,13 +114,19 @@ def build_app(emulator: Emulator) -> FastAPI:
     if emulator.dialect == "anthropic":
         @app.post("/v1/messages")
         async def messages(request: Request) -> Response:
-            if request.headers.get("x-api-key") != API_KEY or not request.headers.get("anthropic-version"):
+            # The API takes the key as `x-api-key` or, as the official SDK sends it now, a bearer token.
+            key = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+            if key != API_KEY or not request.headers.get("anthropic-version"):
                 return emulator.error(401, "authentication_error", "invalid x-api-key or missing anthropic-version")
             return await emulator.handle(await request.json(), dict(request.headers))
     else:
         @app.post("/v1/chat/completions")
         async def chat(request: Request) -> Response:
             return await emulator.handle(await request.json(), dict(request.headers))
+
+        @app.post("/v1/embeddings")
+        async def embeddings(request: Request) -> Response:
+            return await emulator.embeddings(await request.json(), dict(request.headers))
 
         @app.post("/openai/deployments/{deployment}/chat/completions")
         async def azure(deployment: str, request: Request) -> Response:
@@ -109,6 +135,14 @@ def build_app(emulator: Emulator) -> FastAPI:
             return await emulator.handle(await request.json(), dict(request.headers), deployment)
 
     return app
+
+
+EMBEDDING_DIMENSIONS = 8
+
+
+def _vector(text: str) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [round(b / 255, 4) for b in digest[:EMBEDDING_DIMENSIONS]]
 
 
 class EmulatorServer:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from include.agents import dev, model_edits, testing
 from include.agents.errors import EditsRejectedError, ModelUnavailableError, NeedsModelError
-from include.agents.llm import BASE_URL_ENV, MODEL_ENV
+from include.agents.llm import BASE_URL_ENV, MODEL_ENV, LlmConfig
 from include.contracts import AgentRole, AgentTask, Ticket
 from include.demo.repo import DEMO_REPO
 from include.scm.local import LocalForge
@@ -69,7 +69,7 @@ def test_a_feature_becomes_edits_committed_on_the_branch_and_tested(
     assert system["content"].startswith(model_edits.DEV_PROMPT.text)
     assert '<untrusted-data label="file invoicing/totals.py"' in user["content"]
     assert '<untrusted-data label="file tests/test_totals.py"' in user["content"], "what totals.py's test imports"
-    assert sent["max_tokens"] == model_edits.EditBudget().answer_tokens
+    assert sent["max_tokens"] == model_edits.EditBudget.for_model(LlmConfig(model=MODEL), {}).answer_tokens
     [row] = calls(db, feature_ticket.tenant)
     assert (row["step"], row["prompt_version"], row["status"]) == ("dev.edits", "dev_edits.v1.0.0", "ok")
 

@@ -191,12 +191,17 @@ def test_quoted_blocks_share_the_budget_short_ones_whole() -> None:
     assert "x" * 10 + "\n" in quoted and "y" * 2990 + " [truncated]" in quoted and "y" * 2991 not in quoted
 
 
-def test_the_edit_budget_comes_from_the_environment() -> None:
-    assert EditBudget.from_env({}) == EditBudget(llm.MAX_UNTRUSTED_CHARS)
-    assert EditBudget.from_env({}).answer_tokens == 750
-    assert EditBudget.from_env({CONTEXT_CHARS_ENV: "60000"}).answer_tokens == 4000
+def test_the_edit_budget_comes_from_the_models_context_window() -> None:
+    local = llm.LlmConfig(model="llamacpp:smollm2-135m-instruct")
+    budget = EditBudget.for_model(local, {})
+    assert 1500 <= budget.context_chars <= 3000 and budget.answer_tokens == 700  # 2k tokens in all
+    cloud = EditBudget.for_model(llm.LlmConfig(model="anthropic:claude-sonnet-4-5"), {})
+    assert cloud.context_chars == 100_000 * llm.CHARS_PER_TOKEN and cloud.answer_tokens == 4000
+    unknown = EditBudget.for_model(llm.LlmConfig(model="vllm:my-finetune"), {})
+    assert budget.context_chars < unknown.context_chars < cloud.context_chars
+    assert EditBudget.for_model(local, {CONTEXT_CHARS_ENV: "60000"}).answer_tokens == 4000
     with pytest.raises(AgentError, match=f"{CONTEXT_CHARS_ENV}='lots' must be a whole number"):
-        EditBudget.from_env({CONTEXT_CHARS_ENV: "lots"})
+        EditBudget.for_model(local, {CONTEXT_CHARS_ENV: "lots"})
 
 
 def test_the_plan_schema_round_trips_as_the_prompt_shows_it() -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 
@@ -16,9 +17,13 @@ from include.agents import pipeline
 from include.agents.playbooks.pipeline import MARKER
 from include.contracts import AgentRole, AgentTask, DevResult, Ticket
 from include.demo.repo import DEMO_REPO, demo_repo_files
+from include.demo.tickets import demo_deliveries
 from include.scm import FileChange, ScmAdapter, adapter_for
 from include.scm.local import LocalForge
 from include.settings import get_settings
+from include.store.tenants import create_tenant
+from include.store.tickets import accept_delivery
+from include.tickets import parse_ado_delivery
 from tests.emulators.github.fixtures import github_emulator, github_server
 from tests.emulators.github.server import GitHubEmulatorServer
 from tests.emulators.gitlab.fixtures import gitlab_emulator, gitlab_server
@@ -55,6 +60,50 @@ def test_a_ticket_not_about_ci_adds_ci_where_the_repository_has_none(
     text = show(DEMO_REPO, ticket.branch, "azure-pipelines.yml") or ""
     assert text.splitlines()[0] == MARKER and yaml.safe_load(text)["steps"][-1]["script"] == "python -m pytest -q"
     assert forge.statuses(int(str(dev["pr_id"]))) == {STATUS: "succeeded"}
+
+
+def file_ci_ticket(db: psycopg.Connection) -> Ticket:
+    """Work item 101 ("Add a CI pipeline") filed through the store, as the hook files it."""
+    create_tenant(db, TENANT, "ado-acme", "secret", DEMO_REPO, [])
+    payload = next(d for d in demo_deliveries() if d["resource"]["id"] == PIPELINE)
+    delivery = parse_ado_delivery(payload, TENANT, DEMO_REPO)
+    accept_delivery(db, delivery)
+    return delivery.ticket
+
+
+def test_a_ticket_not_about_ci_leaves_ci_to_the_open_ticket_that_asks_for_it(
+    db: psycopg.Connection, forge: LocalForge, demo_ticket: MakeTicket, show: Show
+) -> None:
+    """Both branches would add the same file: whichever merged second would find its change on main already,
+    and the CI ticket would close as "already landed" when the lint fix happened to merge first."""
+    ci_ticket = file_ci_ticket(db)
+    ticket = demo_ticket(LINT)
+    dev = draft_pr(forge, ticket)
+    result = pipeline.run(task(ticket, dev))
+    assert (result.action, result.ci_ticket, result.head_commit) == ("left_to_ticket", ci_ticket.ticket_key,
+                                                                     dev["head_commit"])
+    adder = f"{ci_ticket.ticket_key} (Add a CI pipeline for invoicing-service)"
+    assert f"{adder} adds azure-pipelines.yml; this PR leaves CI to that ticket" in result.summary
+    assert show(DEMO_REPO, ticket.branch, "azure-pipelines.yml") is None
+    assert forge.statuses(int(str(dev["pr_id"]))) == {STATUS: "succeeded"}
+
+    ci_dev = draft_pr(forge, ci_ticket)
+    assert pipeline.run(task(ci_ticket, ci_dev)).action == "created", "the CI ticket adds CI as asked"
+
+
+@pytest.mark.parametrize("ended", ["its PR was closed", "filed days ago and left open"])
+def test_a_ci_ticket_that_ended_or_went_stale_holds_nothing_back(
+    db: psycopg.Connection, forge: LocalForge, demo_ticket: MakeTicket, show: Show, ended: str
+) -> None:
+    ci_ticket = file_ci_ticket(db)
+    if ended == "its PR was closed":
+        forge.abandon(int(str(draft_pr(forge, ci_ticket)["pr_id"])), "nothing to change", "test:end")
+    else:
+        db.execute("UPDATE ticketpilot.tickets SET updated_at = now() - interval '2 days'")
+    ticket = demo_ticket(LINT)
+    result = pipeline.run(task(ticket, draft_pr(forge, ticket)))
+    assert (result.action, result.ci_ticket) == ("created", None)
+    assert show(DEMO_REPO, ticket.branch, "azure-pipelines.yml") is not None
 
 
 @pytest.mark.parametrize(("path", "content"), [

@@ -106,3 +106,9 @@ def test_dev_never_opens_an_empty_pipeline_pr(forge: LocalForge, demo_ticket: Ma
                                          "kept user owned"):
         dev.run(task(ticket, AgentRole.DEV))
     assert forge.find_pr("has-ci", ticket.branch) is None
+
+
+def test_a_bumps_checklist_names_the_version_as_the_ticket_wrote_it(demo_ticket: MakeTicket) -> None:
+    """npm's `19.0.0-rc.1` is PEP 440's `19.0.0rc1`; the checklist the reviewer verifies quotes the ticket."""
+    ticket = demo_ticket(BUMP, title="Bump react to 19.0.0-rc.1", description="", acceptance_criteria=[])
+    assert "react is pinned at 19.0.0-rc.1" in [item.text for item in po.checklist(ticket)]

@@ -101,26 +101,48 @@ def test_secret_ticket_is_fixed_reviewed_clean_and_published(
     assert forge.get_pr(result.pr_id).is_draft is False
 
 
-def test_review_blocks_a_leaked_secret_and_comments_once(
+def test_review_blocks_a_secret_the_pr_adds_and_comments_once(
     forge: LocalForge, demo_ticket: MakeTicket, db: psycopg.Connection
 ) -> None:
     ticket = demo_ticket(LINT)
     result = dev.run(task(ticket, AgentRole.DEV))
-    touched = FileChange(path="invoicing/config.py", content="# Payments\n" + demo_repo_files()["invoicing/config.py"])
-    forge.commit_files(DEMO_REPO, result.branch, [touched], "Touch config", "test:touch-config")
+    config = demo_repo_files()["invoicing/config.py"]
+    key_line = next(line for line in config.splitlines() if "sk_live" in line)
+    added = FileChange(path="invoicing/settings.py", content=f'"""Payment settings."""\n\n{key_line}\n')
+    forge.commit_files(DEMO_REPO, result.branch, [added], "Add settings", "test:add-settings")
     first = review.run(task(ticket, AgentRole.REVIEW, dev=result))
     assert (first.ok, first.blocking, first.comments_posted) == (False, True, 2), "the finding and the criteria"
     [finding] = first.findings
-    assert (finding.tool, finding.severity, finding.path, finding.line) == ("detect-secrets", "high",
-                                                                            "invoicing/config.py", 5)
+    assert (finding.tool, finding.severity, finding.path, finding.line, finding.touched) == (
+        "detect-secrets", "high", "invoicing/settings.py", 3, True)
     assert "Stripe Access Key" in finding.code
     assert forge.statuses(result.pr_id)["review"] == "failed"
     assert forge.get_pr(result.pr_id).is_draft
     [comment] = [c for c in forge.comments(result.pr_id) if c.path]
-    assert (comment.path, comment.line) == ("invoicing/config.py", 5)
+    assert (comment.path, comment.line) == ("invoicing/settings.py", 3)
     again = review.run(task(ticket, AgentRole.REVIEW, dev=result))
     assert (again.comments_posted, again.findings) == (0, first.findings)
     assert count(db, "pr_comments") == 2
+
+
+def test_a_secret_already_on_main_is_commented_but_does_not_hold_up_an_unrelated_change(
+    forge: LocalForge, demo_ticket: MakeTicket
+) -> None:
+    """Secret scanning blocks what a change adds; a key the default branch already holds (ticket 103 is there
+    to remove it) is shown at its line and named in the verdict, for a ticket of its own."""
+    ticket = demo_ticket(LINT)
+    result = dev.run(task(ticket, AgentRole.DEV))
+    touched = FileChange(path="invoicing/config.py", content="# Payments\n" + demo_repo_files()["invoicing/config.py"])
+    forge.commit_files(DEMO_REPO, result.branch, [touched], "Touch config", "test:touch-config")
+    verdict = review.run(task(ticket, AgentRole.REVIEW, dev=result))
+    [finding] = verdict.findings
+    assert (finding.severity, finding.path, finding.line, finding.touched) == ("high", "invoicing/config.py", 5,
+                                                                              False)
+    assert (verdict.ok, verdict.blocking) == (True, False)
+    assert "1 high on lines this PR did not touch, already on the default branch" in verdict.summary
+    assert forge.statuses(result.pr_id)["review"] == "succeeded"
+    [comment] = [c for c in forge.comments(result.pr_id) if c.path]
+    assert (comment.path, comment.line) == ("invoicing/config.py", 5)
 
 
 def test_pipeline_creates_then_keeps_the_ci_yaml(forge: LocalForge, demo_ticket: MakeTicket, show: Show) -> None:
@@ -245,3 +267,24 @@ def test_docs_rebuild_when_main_moved_under_them(
     log = show(DEMO_REPO, "main", "CHANGELOG.md") or ""
     assert "### Changed\n\n- Bump requests to 2.32.3 (AB#102, PR #1)\n\n### Fixed\n\n- Fix lint" in log
     assert docs.run(task(lint, AgentRole.DOCS, dev=lint_dev)) == result
+
+
+def test_dev_names_the_lock_file_a_bump_leaves_out_of_step(forge: LocalForge, demo_ticket: MakeTicket) -> None:
+    """The sandbox has no network to run `npm install`: the PR and the result say what a person runs, and the
+    final check keeps the merge at the gate until the branch carries the regenerated lock file."""
+    forge.create_repo("portal", {"package.json": '{\n  "name": "portal",\n  "dependencies": {\n'
+                                                 '    "lodash": "^4.17.20"\n  }\n}\n',
+                                 "package-lock.json": '{"lockfileVersion": 3}\n'})
+    ticket = demo_ticket(BUMP, repo="portal", title="Bump lodash to 4.17.21", description="CVE-2021-23337.")
+    result = dev.run(task(ticket, AgentRole.DEV))
+    assert result.files_changed == ["package.json"]
+    assert [(lock.path, lock.command, lock.directory) for lock in result.stale_lock_files] == [
+        ("package-lock.json", "npm install", ".")]
+    assert "lock file(s) to regenerate before merging: package-lock.json" in result.summary
+    body = forge.get_pr(result.pr_id).description
+    assert "## Before merging" in body and "`package-lock.json` still records the old version" in body
+
+    forge.commit_files("portal", result.branch, [FileChange(path="package-lock.json",
+                                                            content='{"lockfileVersion": 3, "v": 2}\n')],
+                       "Regenerate package-lock.json", "person:lock")
+    assert dev.run(task(ticket, AgentRole.DEV)).stale_lock_files == [], "the branch now carries it"

@@ -21,6 +21,7 @@ from include.contracts import ChangeKind
 from include.demo.real_projects import (
     BRANCH,
     CI_FILES,
+    REPLAY_MODEL,
     SDISTS,
     Project,
     build,
@@ -28,13 +29,16 @@ from include.demo.real_projects import (
     main,
     project,
     project_names,
+    project_tenant,
     publish,
 )
 from include.policies.kinds import find_bump
 from include.sandbox import Sandbox, repo_venv
 from include.scm.local import LocalForge
+from model_serving.router.providers.replay import DEFAULT_DIR, load_scripts
 
 PROJECTS = project_names()
+REPLAY_DIR = DEFAULT_DIR / "real-projects"
 PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider"]
 PLAYBOOK_KINDS = {ChangeKind.DEPENDENCY_BUMP, ChangeKind.SECRET_REMEDIATION, ChangeKind.LINT_FIX,
                   ChangeKind.PIPELINE, ChangeKind.DOCS}
@@ -228,3 +232,22 @@ def test_the_src_layout_project_fails_with_the_platforms_interpreter(built: dict
     assert rendered.returncode != 0
     assert f"No module named '{project(name).dependency.name}'" in rendered.stderr
     assert ours(*PYTEST).returncode != 0
+
+
+def test_a_model_tenant_sits_beside_the_plain_one_with_its_policy() -> None:
+    plain, llm = project_tenant("prettytable"), project_tenant("prettytable", REPLAY_MODEL)
+    assert (plain.tenant_id, plain.routing_policy) == ("prettytable", None)
+    assert llm.tenant_id == "prettytable-llm" and llm.default_repo == plain.default_repo == "prettytable"
+    assert llm.routing_policy is not None and llm.routing_policy.default_model == REPLAY_MODEL
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_each_replayed_label_has_exactly_one_script_and_no_script_is_orphaned(name: str) -> None:
+    """The replay picks the first script whose texts occur in the task: each labelled title must pick one, and a
+    script no labelled ticket picks is dead weight."""
+    scripts = load_scripts(REPLAY_DIR / f"{name}.yaml").scripts
+    titled = [t for t in project(name).tickets if t.replayed is not None]
+    assert titled, f"{name} has no ticket for the loop"
+    for ticket in titled:
+        assert sum(s.fits(ticket.title) for s in scripts) == 1, ticket.title
+    assert all(any(s.fits(t.title) for t in titled) for s in scripts)

@@ -1,0 +1,75 @@
+"""The loop as Dev's and Test's way to a model-made change: which model gets the loop, what its task says, and
+the change it leaves, collected as FileChanges for one keyed commit.
+
+A model whose server calls tools (OpenAI, Anthropic, Azure OpenAI, vLLM, any OpenAI-compatible server, a
+registered pydantic-ai model) works in the loop by default. llama.cpp, TGI and Ollama serve small local
+models that rarely finish a loop, so by default they keep the single structured-edit answer
+(include/agents/model_edits.py); `TICKETPILOT_DEV_LOOP=on` puts them in the loop too, where their tool calls
+are JSON actions (model_serving/router/providers/json_actions.py). `off` keeps every model single-shot.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from include.agents import llm
+from include.agents.errors import AgentError
+from include.agents.loop.agent import LoopBounds, LoopOutcome, run_loop
+from include.agents.loop.workspace import LoopWorkspace
+from include.agents.workspace import changes_since
+from include.contracts import AgentTask
+from include.scm import FileChange
+
+LOOP_ENV = "TICKETPILOT_DEV_LOOP"
+JSON_ONLY_SERVERS = frozenset({"llamacpp", "tgi", "ollama"})
+
+
+def uses_loop(config: llm.LlmConfig, env: Mapping[str, str] | None = None) -> bool:
+    choice = (os.environ if env is None else env).get(LOOP_ENV, "auto").strip().lower() or "auto"
+    if choice not in ("auto", "on", "off"):
+        raise AgentError(f"{LOOP_ENV}={choice!r}: use auto (the default), on or off")
+    if choice != "auto":
+        return choice == "on"
+    provider = config.spec.partition(":")[0]
+    return provider not in JSON_ONLY_SERVERS
+
+
+@dataclass(frozen=True)
+class LoopChange:
+    changes: list[FileChange]
+    outcome: LoopOutcome
+
+    @property
+    def model(self) -> str:
+        return self.outcome.models[-1]
+
+
+def make_change(config: llm.LlmConfig, task: AgentTask, workdir: Path, test_argv: list[str]) -> LoopChange:
+    """Dev: the ticket's change, made and tested in the working copy by the loop."""
+    ticket = task.ticket
+    goal = {"ticket title": ticket.title, "ticket description": ticket.description or "(none)",
+            "acceptance criteria": "\n".join(f"- {c}" for c in ticket.acceptance_criteria) or "(none)"}
+    return _run(config, task, LoopWorkspace(workdir, test_argv), goal, "dev.loop", 0)
+
+
+def fix(config: llm.LlmConfig, task: AgentTask, workdir: Path, test_argv: list[str], failure: str,
+        failed_fix_iterations: int) -> LoopChange:
+    """Test: the same loop, with the failing output as its task; it may not delete a test to go green."""
+    goal = {"ticket title": task.ticket.title, "failing test output": failure,
+            "task": "The repository's tests fail after the change above. Find the cause and fix the code (not "
+                    "the tests, unless a test is wrong about what the ticket asks)."}
+    return _run(config, task, LoopWorkspace(workdir, test_argv, keep_tests=True), goal,
+                f"test.fix{failed_fix_iterations + 1}", failed_fix_iterations)
+
+
+def _run(config: llm.LlmConfig, task: AgentTask, workspace: LoopWorkspace, goal: dict[str, str], step: str,
+         failed_fix_iterations: int) -> LoopChange:
+    outcome = run_loop(config, task, workspace, goal, step=step, bounds=LoopBounds.from_env(),
+                       failed_fix_iterations=failed_fix_iterations)
+    changes = changes_since(workspace.root, workspace.before)
+    if not changes:
+        raise AgentError(f"ticket {task.ticket.ticket_key}: the loop finished without a change")
+    return LoopChange(changes, outcome)
