@@ -25,7 +25,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from include.agents import llm
+from include.agents import code_pointers, llm
 from include.agents.context import idempotency_key, scm_for, scm_kind
 from include.agents.errors import AgentError, NeedsModelError
 from include.agents.playbooks import pipeline as template
@@ -40,7 +40,7 @@ from include.scm.base import CommentsOnWorkItems, ScmError
 
 log = logging.getLogger(__name__)
 
-REFINE_PROMPT = llm.load_prompt("po_refine", "2.0.0")
+REFINE_PROMPT = llm.load_prompt("po_refine", "2.1.0")
 MAX_REFINED = 5
 
 _Line = Annotated[Prose, StringConstraints(strip_whitespace=True, min_length=8, max_length=240, pattern=r"^[^\n]+$")]
@@ -146,32 +146,40 @@ def _normalised(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
-def read(task: AgentTask) -> llm.Answer[TicketReading] | None:
-    """The model's reading of the ticket; None without a model or a valid answer."""
+def read(task: AgentTask, pointers: list[str] | None = None) -> llm.Answer[TicketReading] | None:
+    """The model's reading of the ticket, with the code index's pointers for it where there are any; None
+    without a model or a valid answer."""
     ticket = task.ticket
     own = "\n".join(f"- {text}" for text in ticket.acceptance_criteria) or "(none)"
-    return llm.complete_json(task, "po.refine", REFINE_PROMPT,
-                             {"ticket title": ticket.title, "ticket description": ticket.description,
-                              "ticket tags": ", ".join(ticket.tags) or "(none)",
-                              "ticket acceptance criteria": own}, TicketReading, max_tokens=320)
+    blocks = {"ticket title": ticket.title, "ticket description": ticket.description,
+              "ticket tags": ", ".join(ticket.tags) or "(none)", "ticket acceptance criteria": own}
+    if pointers:
+        blocks["where the code index points for this ticket"] = "\n".join(pointers)
+    return llm.complete_json(task, "po.refine", REFINE_PROMPT, blocks, TicketReading, max_tokens=320)
 
 
-def check_repository(ticket: Ticket) -> preconditions.Precondition:
-    """The playbook's precondition on a read-only checkout of the default branch; `feature` needs none."""
-    if ticket.change_kind is ChangeKind.FEATURE:
-        return preconditions.Precondition(True, "no playbook: nothing to check in the repository")
+def look_at_repository(ticket: Ticket, with_pointers: bool) -> tuple[preconditions.Precondition, list[str]]:
+    """On one read-only checkout of the default branch: the playbook's precondition (`feature` needs none) and,
+    for a model's reading, the code index's pointers for the ticket."""
     scm = scm_for(ticket)
     with checked_out(scm, ticket.repo, scm.default_branch(ticket.repo)) as workdir:
-        return preconditions.check(ticket, workdir, scm_kind())
+        if ticket.change_kind is ChangeKind.FEATURE:
+            checked = preconditions.Precondition(True, "no playbook: nothing to check in the repository")
+        else:
+            checked = preconditions.check(ticket, workdir, scm_kind())
+        pointers = code_pointers.for_ticket(ticket, workdir) if with_pointers else []
+    return checked, pointers
 
 
 def run(task: AgentTask) -> PoResult:
     ticket = task.ticket
-    answer = read(task)
+    config = llm.LlmConfig.for_tenant(ticket.tenant)
+    has_model = config is not None
+    checked, pointers = look_at_repository(ticket, with_pointers=code_pointers.fit(config))
+    answer = read(task, pointers)
     reading = answer.value if answer else None
-    checked = check_repository(ticket)
     decision = decide(ticket.change_kind, ticket.risk_class, precondition_ok=checked.ok, precondition=checked.reason,
-                      has_model=llm.LlmConfig.for_tenant(ticket.tenant) is not None,
+                      has_model=has_model,
                       model_kind=reading.change_kind if reading else None,
                       model_risk=reading.counted_risk if reading else None)
     log.info("ticket %s: %s -> %s at %s (%s)", ticket.ticket_key, ticket.change_kind.value,
@@ -193,6 +201,7 @@ def run(task: AgentTask) -> PoResult:
         precondition=decision.reason,
         model_change_kind=reading.change_kind.value if reading and reading.change_kind else None,
         affected_areas=list(reading.affected_areas) if reading else [],
+        code_pointers=pointers,
         risk_hint=reading.counted_risk if reading else None,
         understood_by=answer.model if answer else None,
     )

@@ -64,6 +64,9 @@ class PoResult(_ResultBase):
                                           "picks a playbook.")
     affected_areas: list[str] = Field(default_factory=list, description="Files, modules or areas the model "
                                       "expects the change to touch.")
+    code_pointers: list[str] = Field(default_factory=list, description="Where the code index points for the "
+                                     "ticket on the default branch (`path:lines kind symbol: first line`), as the "
+                                     "model was shown them; Dev's loop starts from them.")
     risk_hint: RiskClass | None = Field(default=None, description="The model's risk hint, counted only upwards.")
     understood_by: str | None = Field(default=None, description="The model that read the ticket, when one did.")
 

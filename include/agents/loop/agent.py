@@ -42,7 +42,7 @@ from model_serving.router.router import Routed
 
 log = logging.getLogger(__name__)
 
-PROMPT = llm.load_prompt("dev_loop", "1.0.0")
+PROMPT = llm.load_prompt("dev_loop", "1.1.0")
 TOOL_SCHEMAS_CHARS = 6000
 """About what the tools' names, descriptions and argument schemas take in each request."""
 

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from include.agents import llm
+from include.agents import code_pointers, llm
 from include.agents.errors import AgentError
 from include.agents.loop.agent import LoopBounds, LoopOutcome, run_loop
 from include.agents.loop.workspace import LoopWorkspace
 from include.agents.workspace import changes_since
-from include.contracts import AgentTask
+from include.contracts import AgentTask, PoResult
 from include.scm import FileChange
 
 LOOP_ENV = "TICKETPILOT_DEV_LOOP"
@@ -52,7 +52,24 @@ def make_change(config: llm.LlmConfig, task: AgentTask, workdir: Path, test_argv
     ticket = task.ticket
     goal = {"ticket title": ticket.title, "ticket description": ticket.description or "(none)",
             "acceptance criteria": "\n".join(f"- {c}" for c in ticket.acceptance_criteria) or "(none)"}
+    goal |= where_to_start(config, task, workdir)
     return _run(config, task, LoopWorkspace(workdir, test_argv), goal, "dev.loop", 0)
+
+
+def where_to_start(config: llm.LlmConfig, task: AgentTask, workdir: Path) -> dict[str, str]:
+    """The areas PO's reading named and, where the model's window has room, the code index's pointers for the
+    ticket (PO's, from the default branch it read; the working copy's own where PO gave none), as blocks of the
+    loop's task."""
+    po = PoResult.model_validate(task.upstream["po"]) if "po" in task.upstream else None
+    pointers: list[str] = []
+    if code_pointers.fit(config):
+        pointers = po.code_pointers if po and po.code_pointers else code_pointers.for_ticket(task.ticket, workdir)
+    blocks = {}
+    if po and po.affected_areas:
+        blocks["areas named by the reading of the ticket"] = "\n".join(f"- {area}" for area in po.affected_areas)
+    if pointers:
+        blocks["where the code index points for this ticket"] = "\n".join(pointers)
+    return blocks
 
 
 def fix(config: llm.LlmConfig, task: AgentTask, workdir: Path, test_argv: list[str], failure: str,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic_ai import ModelRetry
 
+from include.agents.code_pointers import pointer_line
 from include.index import Embedder, index_repository, search
 from include.index.embedders import platform_embedder
 from include.settings import get_settings
@@ -49,7 +50,5 @@ class CodeSearch:
             return f"the code index has nothing for {query!r}; try other words or search_text"
         note = f"; {hits[0].note}" if hits[0].note else ""
         lines = [f"(index of commit {self._commit[:12]}, before this step's edits{note})"]
-        for hit in hits:
-            first = next((line.strip() for line in hit.text.splitlines() if line.strip()), "")
-            lines.append(f"{hit.path}:{hit.start_line}-{hit.end_line} {hit.kind} {hit.symbol}: {first[:120]}")
+        lines += [pointer_line(hit) for hit in hits]
         return "\n".join(lines)

@@ -4,6 +4,7 @@ then works the ticket as PO decided, and never opens an empty PR."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -112,3 +113,26 @@ def test_a_bumps_checklist_names_the_version_as_the_ticket_wrote_it(demo_ticket:
     """npm's `19.0.0-rc.1` is PEP 440's `19.0.0rc1`; the checklist the reviewer verifies quotes the ticket."""
     ticket = demo_ticket(BUMP, title="Bump react to 19.0.0-rc.1", description="", acceptance_criteria=[])
     assert "react is pinned at 19.0.0-rc.1" in [item.text for item in po.checklist(ticket)]
+
+
+def test_the_model_reads_the_ticket_beside_where_the_code_index_points(
+    scripted_llm: ScriptedLlm, tenant_forge: LocalForge, feature_ticket: Ticket
+) -> None:
+    scripted_llm.say({"criteria": CRITERIA, "change_kind": "feature", "affected_areas": ["invoicing/totals.py"],
+                      "risk_hint": None, "risk_reason": ""})
+    result = po.run(task(feature_ticket))
+    asked = json.dumps(scripted_llm.bodies[-1])
+    assert "where the code index points for this ticket" in asked
+    assert result.code_pointers and result.code_pointers[0].startswith("invoicing/totals.py:")
+    assert all(pointer.split(":")[0] in asked for pointer in result.code_pointers)
+    assert result.affected_areas == ["invoicing/totals.py"]
+
+
+def test_a_model_with_a_small_window_reads_the_ticket_alone(
+    scripted_llm: ScriptedLlm, tenant_forge: LocalForge, feature_ticket: Ticket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TICKETPILOT_LLM_CONTEXT_TOKENS", "2048")
+    scripted_llm.say({"criteria": CRITERIA})
+    result = po.run(task(feature_ticket))
+    assert "where the code index points" not in json.dumps(scripted_llm.bodies[-1])
+    assert result.code_pointers == []

@@ -7,7 +7,7 @@ import psycopg
 
 from include.agents import dev, testing
 from include.agents.loop.transcript import Transcript, path_for
-from include.contracts import AgentRole, AgentTask, Ticket
+from include.contracts import AgentRole, AgentTask, PoResult, Ticket
 from include.demo.repo import DEMO_REPO
 from include.scm import FileChange
 from include.scm.local import LocalForge
@@ -82,3 +82,32 @@ def test_the_fix_loop_repairs_red_tests_with_the_failure_as_its_task(script: Scr
     assert result.runs[0].fix_model == "scripted:dev"
     fixed = file_at(tenant_forge, DEMO_REPO, branch, "invoicing/totals.py") or ""
     assert "- self.discount_cents" in fixed
+
+
+def first_prompt(script: Script) -> str:
+    return "\n".join(str(getattr(part, "content", "")) for part in script.seen[0][0].parts)
+
+
+def test_the_loop_starts_from_po_s_areas_and_pointers(script: Script, tenant_forge: LocalForge,
+                                                      feature_ticket: Ticket) -> None:
+    po = PoResult(summary="read", checklist=[], change_kind="feature", risk_class=feature_ticket.risk_class,
+                  affected_areas=["invoice totals"],
+                  code_pointers=["invoicing/totals.py:30-32 method Invoice.subtotal_cents: def subtotal_cents(self)"])
+    discount_script(script)
+    script.then(finish(SUMMARY))
+    dev.run(task(feature_ticket, po=po.model_dump(mode="json")))
+    prompt = first_prompt(script)
+    assert "areas named by the reading of the ticket" in prompt and "- invoice totals" in prompt
+    assert "where the code index points for this ticket" in prompt
+    assert "invoicing/totals.py:30-32 method Invoice.subtotal_cents" in prompt
+
+
+def test_without_po_s_pointers_the_loop_asks_the_index_itself(script: Script, tenant_forge: LocalForge,
+                                                              feature_ticket: Ticket) -> None:
+    discount_script(script)
+    script.then(finish(SUMMARY))
+    dev.run(task(feature_ticket))
+    prompt = first_prompt(script)
+    assert "areas named by the reading of the ticket" not in prompt
+    pointers = prompt.split("where the code index points for this ticket", 1)[1]
+    assert "invoicing/totals.py:" in pointers and "Invoice.subtotal_cents" in pointers
