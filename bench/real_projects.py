@@ -11,6 +11,7 @@ never hide a wrong merge). Prints one row per ticket and a summary line:
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import statistics
 import tempfile
@@ -104,13 +105,16 @@ def ticket_prs(key: str) -> list[dict]:
             "WHERE t.ticket_key = %s AND p.source_branch NOT LIKE '%%-docs%%' ORDER BY p.pr_id", (key,)).fetchall()
 
 
+_EXCEPTION = re.compile(r"^\w+(?:Exception|Error): ")
+
+
 def reason(client: AirflowClient, view: RunView) -> str:
     """The line where the step that stopped the ticket says why (the agent's own message, or the skip)."""
     for task in view.tasks:
         if task["state"] in ("failed", "skipped"):
             log = client.task_log(view.dag_id, view.run_id or "", task["task_id"], int(task.get("try_number") or 1))
             lines = [line for line in log.splitlines() if "ticketpilot " in line or "Skipping" in line
-                     or "closed this without merging" in line]
+                     or "closed this without merging" in line or _EXCEPTION.match(line)]
             if lines:
                 return f"{task['task_id']}: {lines[-1].strip()}"
     return f"run {view.state}"

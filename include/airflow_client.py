@@ -116,7 +116,7 @@ class AirflowClient:
                                 f"{try_number}", params={"full_content": "true"},
                                 headers={"Accept": "application/json"})
         content = response.json().get("content", [])
-        return "\n".join(str(line.get("event", line)) if isinstance(line, dict) else str(line) for line in content)
+        return "\n".join(_log_line(line) for line in content)
 
     # -- pools ----------------------------------------------------------------------------------
     def ensure_pool(self, name: str, slots: int, description: str = "") -> None:
@@ -125,3 +125,15 @@ class AirflowClient:
             return
         self.request("POST", "/api/v2/pools", ok=(200, 201, 409),
                      json={"name": name, "slots": slots, "description": description, "include_deferred": False})
+
+
+def _log_line(line: object) -> str:
+    """A structured log line as text; a failure's exceptions (Airflow keeps them in `error_detail`, which the
+    event text alone leaves out) follow as `ExcType: message`, so the reason a task failed reads in the text."""
+    if not isinstance(line, dict):
+        return str(line)
+    text = str(line.get("event", line))
+    for detail in line.get("error_detail") or []:
+        if isinstance(detail, dict) and detail.get("exc_type"):
+            text += f"\n{detail['exc_type']}: {detail.get('exc_value', '')}"
+    return text

@@ -35,7 +35,7 @@ from include.scm import FileChange
 log = logging.getLogger(__name__)
 
 STATUS_CONTEXT = "ticketpilot/tests"
-FIXERS = {ChangeKind.LINT_FIX: lint.fix}
+FIXERS = {ChangeKind.LINT_FIX: lint.apply}
 """Change kinds whose test failures a deterministic tool may repair."""
 FIRST_ERROR_CHARS = 300
 
@@ -135,7 +135,7 @@ class Fixer:
         ticket = self.task.ticket
         reasons = []
         if self.tool is not None:
-            changes = self.tool(self.workdir)
+            changes = self.tool(ticket, self.workdir)
             if changes:
                 paths = ", ".join(change.path for change in changes)
                 return Fix(changes, f"Apply ruff check --fix (AB#{ticket.workitem_id})\n\nFixed: {paths}",

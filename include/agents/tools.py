@@ -81,12 +81,14 @@ def ruff_fix(cwd: Path) -> ToolRun:
     return _checked(run(python_module("ruff", "check", "--fix", "--no-cache", "--exit-zero", "."), cwd), (0,))
 
 
-def ruff_findings(cwd: Path, paths: list[str]) -> list[dict[str, Any]]:
-    """Ruff's findings for `paths`, with repository-relative file names."""
+def ruff_findings(cwd: Path, paths: list[str], select: list[str] | None = None) -> list[dict[str, Any]]:
+    """Ruff's findings for `paths` (for the rules in `select`, else the repository's), with repository-relative
+    file names."""
     if not paths:
         return []
-    argv = python_module("ruff", "check", "--no-cache", "--no-fix", "--exit-zero", "--output-format", "json", "--",
-                         *paths)  # --no-fix: a repository's `fix = true` would make looking rewrite the files
+    rules = ["--select", ",".join(select)] if select else []
+    argv = python_module("ruff", "check", "--no-cache", "--no-fix", "--exit-zero", "--output-format", "json", *rules,
+                         "--", *paths)  # --no-fix: a repository's `fix = true` would make looking rewrite the files
     findings = _json(_checked(run(argv, cwd), (0,)))
     root = cwd.resolve()
     for finding in findings:

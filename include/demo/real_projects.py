@@ -108,6 +108,7 @@ class Expect(_Model):
     kind: ChangeKind
     reason: str | None = None  # refused: occurs in the log of the step that stopped the ticket
     touches: list[str] = Field(default_factory=list)  # merged: the ticket's PR changes each of these
+    touches_only: bool = False  # merged: and nothing else (a lint or typo ticket is a promise of a small diff)
     present: dict[str, str] = Field(default_factory=dict)  # merged: file -> text on main afterwards
     absent: dict[str, str] = Field(default_factory=dict)
     unchanged: list[str] = Field(default_factory=list)  # files the change must leave exactly as they were

@@ -139,7 +139,9 @@ def test_ticket_ends_as_labelled(finished: dict[str, RunView], forges: dict[str,
     (pr,) = [pr for pr in prs if pr["status"] == "completed"]
     log = git(main, "log", "--format=%H %B", BRANCH)
     assert merged_times(log, pr["pr_id"]) == 1
-    assert set(expect.touches) <= changed_files(forge.diff(pr["pr_id"]))
+    changed = changed_files(forge.diff(pr["pr_id"]))
+    assert set(expect.touches) <= changed
+    assert not expect.touches_only or changed == set(expect.touches), f"{key} changed more than asked: {changed}"
     for path, text in expect.present.items():
         assert text in (main / path).read_text(encoding="utf-8"), (path, text)
     for path, text in expect.absent.items():

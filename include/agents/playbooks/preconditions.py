@@ -21,7 +21,7 @@ from include.agents.playbooks import dependency, typo
 from include.agents.playbooks import dependency_npm as npm
 from include.agents.playbooks import dependency_nuget as nuget
 from include.agents.playbooks import pipeline as ci_template
-from include.agents.playbooks.lint import lint_scope
+from include.agents.playbooks.lint import lint_rules, lint_scope
 from include.agents.playbooks.text import ticket_text
 from include.agents.workspace import repo_files
 from include.contracts import ChangeKind, Ticket
@@ -146,14 +146,16 @@ def secret_found(ticket: Ticket, workdir: Path) -> Precondition:
 
 # --- lint ---------------------------------------------------------------------------------------------------
 def lint_findings_in_scope(ticket: Ticket, workdir: Path) -> Precondition:
-    """ruff (with the repository's configuration) has findings it can fix within the ticket's scope."""
-    scope = lint_scope(ticket, workdir)
-    findings = tools.ruff_findings(workdir, scope or ["."])
+    """ruff (with the repository's configuration, or the rules the ticket names) has findings it can fix within
+    the ticket's scope."""
+    scope, rules = lint_scope(ticket, workdir), lint_rules(ticket)
+    findings = tools.ruff_findings(workdir, scope or ["."], select=rules)
     fixable = [f for f in findings if f.get("fix") and f["fix"].get("applicability", "safe") == "safe"]
     where = ", ".join(scope) if scope else "the repository"
     if not fixable:
         left = f" ({len(findings)} need a person: ruff cannot fix them safely)" if findings else ""
-        return Precondition(False, f"ruff finds nothing it can fix in {where}{left}")
+        named = f" for {', '.join(rules)}" if rules else ""
+        return Precondition(False, f"ruff finds nothing it can fix{named} in {where}{left}")
     codes = sorted({f["code"] for f in fixable if f.get("code")})
     return Precondition(True, f"ruff can fix {len(fixable)} finding(s) ({', '.join(codes)}) in {where}")
 

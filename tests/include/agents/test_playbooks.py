@@ -93,6 +93,27 @@ def test_lint_fix_runs_ruff_fix_and_nothing_else(demo_dir: Path, demo_ticket: Ma
     assert lint.fix(demo_dir) == []
 
 
+def test_lint_fix_fixes_the_named_rule_in_the_named_file_only(demo_dir: Path, demo_ticket: MakeTicket) -> None:
+    """The repository's own selection reaches further (here: pyupgrade's rules, and a second module with unused
+    imports); a ticket that names F401 in one file changes that, and nothing else."""
+    pyproject = demo_dir / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('select = ["E4", "E7", "E9", "F"]',
+                                                       'select = ["E4", "E7", "E9", "F", "UP"]'))
+    other = demo_dir / "invoicing" / "other.py"
+    other.write_text("import os\nfrom typing import List, Optional\n\n\n"
+                     "def names(given: Optional[List[str]] = None) -> List[str]:\n    return given or []\n")
+    totals = demo_dir / "invoicing" / "totals.py"
+    totals.write_text(totals.read_text() + "\n\ndef pick(x: Optional[int]) -> Optional[int]:\n    return x\n")
+    totals.write_text("from typing import Optional\n" + totals.read_text())
+    ticket = demo_ticket(LINT, title="Fix ruff F401 findings in invoicing/totals.py",
+                         description="ruff reports unused imports there.")
+    changes = playbook_for(ticket)(ticket, demo_dir)
+    assert [c.path for c in changes] == ["invoicing/totals.py"], "nothing outside the named file"
+    fixed = changes[0].content or ""
+    assert "import json" not in fixed and "Optional[int]" in fixed, "F401 fixed, pyupgrade's rules left alone"
+    assert "import os" in other.read_text()
+
+
 def test_docs_playbook_fixes_the_named_typo(demo_dir: Path, demo_ticket: MakeTicket) -> None:
     readme_path = demo_dir / "README.md"
     readme_path.write_text(readme_path.read_text() + "\nRecieve a receipt once you recieve the payment.\n")

@@ -97,6 +97,8 @@ TOOL_CASES = [
     (LINT, "Fix lint: remove unused imports", "ruff reports F401 in invoicing/totals.py.", True,
      "in invoicing/totals.py"),
     (LINT, "Fix ruff findings in billing", "", False, "ruff finds nothing it can fix in billing"),
+    (LINT, "Fix F841 in invoicing/totals.py", "", False, "ruff finds nothing it can fix for F841 in "
+     "invoicing/totals.py"),
 ]
 
 
@@ -118,7 +120,23 @@ def test_lint_scope_reads_paths_modules_and_named_directories(repo: Path) -> Non
     assert lint.lint_scope(ticket(LINT, "Fix lint in invoicing.totals"), repo) == ["invoicing/totals.py"]
     assert lint.lint_scope(ticket(LINT, "Linter-Warnungen im Modul billing beheben"), repo) == ["billing"]
     assert lint.lint_scope(ticket(LINT, "Remove unused imports"), repo) == []
+    assert lint.lint_scope(ticket(LINT, "Fix ruff F401 findings in billing/clean.py"), repo) == ["billing/clean.py"], \
+        "a path after 'in' names the file, not the package it starts with"
     assert declared_in(repo, "Attrs") == ["pyproject.toml"]
+
+
+@pytest.mark.parametrize(("title", "description", "rules"), [
+    ("Fix ruff F401 findings in freezegun/api.py", "", ["F401"]),
+    ("Lint: unused imports in colortable.py", "ruff reports F401 for os and sys", ["F401"]),
+    ("Clean up unused imports in bleach/callbacks.py", "imported but unused", ["F401"]),
+    ("Ungenutzte Importe im Modul billing entfernen", "", ["F401"]),
+    ("Fix E501 and UP006 in the S3 uploader", "also C901 in sync()", ["E501", "UP006", "C901"]),
+    ("Sort the imports in api.py", "", ["I001"]),
+    ("Fix lint in billing", "ruff is red on main", []),
+    ("Remove the AWS S3 key from AB#403", "", []),
+], ids=lambda value: value if isinstance(value, str) else None)
+def test_lint_rules_are_the_ones_the_ticket_names(title: str, description: str, rules: list[str]) -> None:
+    assert lint.lint_rules(ticket(LINT, title, description)) == rules
 
 
 @pytest.mark.parametrize(("description", "expected"), [
