@@ -21,9 +21,9 @@ from include.agents.context import idempotency_key, scm_for, scm_kind
 from include.agents.edits import write_changes
 from include.agents.errors import AgentError, NeedsModelError
 from include.agents.loop import change as loop_change
-from include.agents.playbooks import Playbook, dependency, playbook_for
+from include.agents.playbooks import Playbook, dependency, playbook_for, secrets
 from include.agents.playbooks import pipeline as ci_template
-from include.agents.playbooks.secrets import env_vars_in
+from include.agents.playbooks.secret_values import Leftover
 from include.agents.testing import resolve_test_command
 from include.agents.workspace import checked_out, diffstat, keyed_commit, repo_files
 from include.contracts import AgentTask, ChangeKind, DevResult, PoResult, Ticket
@@ -42,10 +42,11 @@ def run(task: AgentTask) -> DevResult:
     scm.ensure_branch(repo, branch, default)
     with checked_out(scm, repo, branch) as workdir:
         proposed: Proposed | None = None
+        secrets_left: list[Leftover] = []
         if isinstance(maker, llm.LlmConfig):
             paths, proposed = _apply_model_edits(task, maker, scm, workdir, default)
         else:
-            paths = _apply_playbook(scm, ticket, maker, workdir, default)
+            paths, secrets_left = _apply_playbook(scm, ticket, maker, workdir, default)
         head = scm.head(repo, branch) or ""
         pr = scm.find_pr(repo, branch)
         if pr is None or pr.status == "abandoned":
@@ -53,7 +54,7 @@ def run(task: AgentTask) -> DevResult:
             pr = scm.open_pr(
                 repo, branch, default, f"[#{ticket.workitem_id}] {ticket.title}",
                 pr_description(ticket, po.checklist_of(task), env_vars, proposed,
-                               stale_lock_files(workdir, paths)), draft=True,
+                               stale_lock_files(workdir, paths), secrets_left), draft=True,
                 workitem_id=ticket.workitem_id,
             )
         stat = diffstat(scm.diff(pr.pr_id))
@@ -111,12 +112,19 @@ def _change_maker(task: AgentTask) -> tuple[Ticket, Playbook | llm.LlmConfig]:
         return ticket, config
 
 
-def _apply_playbook(scm: ScmAdapter, ticket: Ticket, playbook: Playbook, workdir: Path, default: str) -> list[str]:
-    """Commit what the playbook changes; the paths it changed. A playbook that changes nothing on a branch
-    that holds nothing yet is refused before a PR opens: never an empty PR. For a pipeline ticket the change
-    is the CI file the Pipeline step commits next, so the refusal asks that step's plan."""
+def _apply_playbook(scm: ScmAdapter, ticket: Ticket, playbook: Playbook, workdir: Path,
+                    default: str) -> tuple[list[str], list[Leftover]]:
+    """Commit what the playbook changes; the paths it changed, and for secret remediation the flagged values it
+    left for a person (the PR lists them). A playbook that changes nothing on a branch that holds nothing yet is
+    refused before a PR opens: never an empty PR. For a pipeline ticket the change is the CI file the Pipeline
+    step commits next, so the refusal asks that step's plan."""
     repo, branch = ticket.repo, ticket.branch
-    changes = playbook(ticket, workdir)
+    left: list[Leftover] = []
+    if ticket.change_kind is ChangeKind.SECRET_REMEDIATION:
+        done = secrets.remediation(ticket, workdir)
+        changes, left = done.changes, done.left_for_people
+    else:
+        changes = playbook(ticket, workdir)
     if changes:
         paths = ", ".join(change.path for change in changes)
         message = f"{ticket.title} (AB#{ticket.workitem_id})\n\n{ticket.change_kind.value} playbook changed {paths}"
@@ -130,7 +138,7 @@ def _apply_playbook(scm: ScmAdapter, ticket: Ticket, playbook: Playbook, workdir
         else:
             raise AgentError(f"ticket {ticket.ticket_key}: {nothing}; the repository already looks the way the "
                              "ticket asks")
-    return [change.path for change in changes]
+    return [change.path for change in changes], left
 
 
 def _apply_model_edits(task: AgentTask, config: llm.LlmConfig, scm: ScmAdapter, workdir: Path,
@@ -180,7 +188,7 @@ def _env_vars(ticket: Ticket, workdir: Path, paths: list[str]) -> list[str]:
     """For secret remediation: the variables the changed modules read, named in the PR and the summary."""
     if ticket.change_kind is not ChangeKind.SECRET_REMEDIATION:
         return []
-    return list(env_vars_in(workdir, paths))
+    return list(secrets.env_vars_in(workdir, paths))
 
 
 def stale_lock_files(workdir: Path, changed: list[str]) -> list[StaleLockFile]:
@@ -189,7 +197,8 @@ def stale_lock_files(workdir: Path, changed: list[str]) -> list[StaleLockFile]:
 
 
 def pr_description(ticket: Ticket, checklist: list[AcceptanceItem], env_vars: list[str],
-                   proposed: Proposed | None = None, stale_locks: list[StaleLockFile] | None = None) -> str:
+                   proposed: Proposed | None = None, stale_locks: list[StaleLockFile] | None = None,
+                   secrets_left: list[Leftover] | None = None) -> str:
     link = f"[AB#{ticket.workitem_id}]({ticket.url})" if ticket.url else f"AB#{ticket.workitem_id}"
     lines = [
         f"Work item: {link}",
@@ -219,6 +228,15 @@ def pr_description(ticket: Ticket, checklist: list[AcceptanceItem], env_vars: li
             "",
             f"The code now reads {', '.join(f'`{n}`' for n in env_vars)} from the environment. The leaked value "
             "is still in the repository's history: rotate it, removing it from the code does not revoke it.",
+        ]
+    if secrets_left:
+        lines += [
+            "",
+            "## Secrets left for a person",
+            "",
+            "detect-secrets still flags these; the playbook did not move them, for the reason given:",
+            "",
+            *(f"- [ ] `{item.path}:{item.line}` ({', '.join(item.kinds)}): {item.reason}" for item in secrets_left),
         ]
     if stale_locks:
         lines += [

@@ -57,8 +57,14 @@ class Remediation(BaseModel):
 
 
 def apply(ticket: Ticket, workdir: Path) -> list[FileChange]:
-    """The playbook contract: the files to commit. What it could not move is logged for the task log; when it
-    could move nothing at all, the step fails with that list rather than open an empty PR."""
+    """The playbook contract: the files to commit."""
+    return remediation(ticket, workdir).changes
+
+
+def remediation(ticket: Ticket, workdir: Path) -> Remediation:
+    """The remediation with what it left for a person, which Dev also lists in the PR for the approvers. What
+    it could not move is logged for the task log; when it could move nothing at all, the step fails with that
+    list rather than open an empty PR."""
     done = remediate(workdir)
     for item in done.left_for_people:
         log.warning("secret left for a person: %s:%d (%s): %s", item.path, item.line, ", ".join(item.kinds),
@@ -66,7 +72,7 @@ def apply(ticket: Ticket, workdir: Path) -> list[FileChange]:
     if done.left_for_people and not done.changes:
         raise AgentError("detect-secrets found secrets the playbook cannot move safely; move them by hand: "
                          + "; ".join(f"{i.path}:{i.line}: {i.reason}" for i in done.left_for_people))
-    return done.changes
+    return done
 
 
 def remediate(workdir: Path) -> Remediation:

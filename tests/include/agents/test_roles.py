@@ -101,6 +101,25 @@ def test_secret_ticket_is_fixed_reviewed_clean_and_published(
     assert forge.get_pr(result.pr_id).is_draft is False
 
 
+def test_a_secret_left_for_a_person_is_listed_in_the_pr_with_the_reason(
+    forge: LocalForge, demo_ticket: MakeTicket
+) -> None:
+    """A test fixture holding the same key is not moved (moving it would break the test): the PR says so, where
+    the approvers of the R3 change read it, not only the task log."""
+    key = next(line.split('"')[1] for line in demo_repo_files()["invoicing/config.py"].splitlines()
+               if line.startswith("API_KEY"))
+    fixture = f'def test_the_client_takes_a_live_key():\n    assert "{key}".startswith("sk_")\n'
+    forge.commit_files(DEMO_REPO, "main", [FileChange(path="tests/test_keys.py", content=fixture)],
+                       "a test with a key", "test:fixture")
+    result = dev.run(task(demo_ticket(SECRET), AgentRole.DEV))
+    assert "invoicing/config.py" in result.files_changed and "tests/test_keys.py" not in result.files_changed
+    body = forge.get_pr(result.pr_id).description or ""
+    section = body.split("## Secrets left for a person", 1)[1]
+    (row,) = [line for line in section.splitlines() if line.startswith("- [ ] ")]
+    assert row.startswith("- [ ] `tests/test_keys.py:2` (") and "Stripe Access Key" in row, row
+    assert "a test file: its credential is a fixture" in row and "invoicing/config.py" not in section
+
+
 def test_review_blocks_a_secret_the_pr_adds_and_comments_once(
     forge: LocalForge, demo_ticket: MakeTicket, db: psycopg.Connection
 ) -> None:

@@ -194,3 +194,4 @@ def test_a_module_with_its_own_getattr_keeps_it_when_no_other_module_reads_the_c
     read = rewrite_module("svc/keys.py", source, flagged(STRIPE, lines=(3,)),
                           lambda name: "svc/app.py:4" if name == ".KEY" else None)
     assert read.text == source and "read as a module attribute in svc/app.py:4" in read.left[0].reason
+
