@@ -61,12 +61,13 @@ class Provider:
         self._close = close
 
     json_actions = False
+    """True for servers whose tool calling depends on the model's template: tools become JSON actions."""
     embeddings: EmbeddingModel | None = None
     """The provider's embeddings API, where it has one (OpenAI, Azure OpenAI, OpenAI-compatible servers)."""
-    """True for servers whose tool calling depends on the model's template: tools become JSON actions."""
 
     def json_settings(self, settings: ModelSettings, schema: dict[str, Any]) -> ModelSettings:
-        """Settings that constrain the answer to `schema`, for the JSON-action fallback."""
+        """Settings that constrain the answer to `schema`, for the JSON-action fallback; a provider that sets
+        `json_actions` overrides it, and any other says plainly that it has none."""
         raise NotImplementedError(f"{self.spec} has no JSON mode for tool calls")
 
     @property
