@@ -42,7 +42,7 @@ up: $(STAMP)  ## keep the embedded platform running for the UI (Ctrl-C stops it)
 	$(PY) -m include.launcher up
 
 test: $(STAMP)  ## the whole suite, end-to-end tests included
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=30
 
 test-fast: $(STAMP)  ## everything but the end-to-end tests
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e"

@@ -9,6 +9,8 @@ import httpx
 
 from include.settings import get_settings
 
+TRIGGER_ATTEMPTS = 3
+
 
 class AirflowApiError(RuntimeError):
     def __init__(self, response: httpx.Response) -> None:
@@ -71,11 +73,19 @@ class AirflowClient:
         self.request("PUT", f"/api/v2/parseDagFile/{file_token}", ok=(200, 201, 409))
 
     def trigger(self, dag_id: str, run_id: str, conf: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
-        """Trigger `run_id`; (run, created). An existing run with that id is returned, not duplicated."""
-        response = self.request(
-            "POST", f"/api/v2/dags/{dag_id}/dagRuns", ok=(200, 409),
-            json={"dag_run_id": run_id, "logical_date": None, "conf": conf or {}},
-        )
+        """Trigger `run_id`; (run, created). An existing run with that id is returned, not duplicated. A call
+        that timed out is made again (up to `TRIGGER_ATTEMPTS` in all): the run id makes it idempotent, and a run
+        the lost answer had created comes back as existing."""
+        for attempt in range(1, TRIGGER_ATTEMPTS + 1):
+            try:
+                response = self.request(
+                    "POST", f"/api/v2/dags/{dag_id}/dagRuns", ok=(200, 409),
+                    json={"dag_run_id": run_id, "logical_date": None, "conf": conf or {}},
+                )
+                break
+            except (httpx.TimeoutException, httpx.ConnectError):
+                if attempt == TRIGGER_ATTEMPTS:
+                    raise
         if response.status_code == 409:
             return self.dag_run(dag_id, run_id), False
         return response.json(), True

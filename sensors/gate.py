@@ -74,7 +74,7 @@ class GateSensor(BaseSensorOperator):
             self.log.info("%s is %s because: %s", ticket.ticket_key, risk.value, "; ".join(reasons))
         with connect(autocommit=True) as conn:
             gate = gates.request_gate(conn, ticket_key=ticket.ticket_key, run_id=run_id, risk_class=risk,
-                                      named_approvers=self.named_approvers)
+                                      named_approvers=self.named_approvers, dag_id=self.dag_id)
         self.log.info("Gate open for %s (%s): %d approval(s) needed%s. Approve: POST /ticketpilot/gates/%s/approve "
                       "or mark this task success in the UI.", ticket.ticket_key, risk.value,
                       gate["required_approvals"],

@@ -45,7 +45,7 @@ class ConnectionBudget:
             "airflow": AIRFLOW_DB_PROCESSES * (AIRFLOW_POOL_SIZE + AIRFLOW_MAX_OVERFLOW),
             "task processes": parallelism * TASK_CONNECTIONS,
             "ingress pool": pool_max,
-            "spawner": pool_max + 1,  # its pool and its LISTEN connection
+            "spawner": pool_max + 3,  # its pool, its LISTEN, and the run nudger's LISTEN and Airflow connection
             "gate waiter": 2,  # one LISTEN and one pooled connection per triggerer, whatever the gates parked
             "launcher": 2,  # migrations and the driver's own queries
         })

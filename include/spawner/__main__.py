@@ -1,12 +1,14 @@
-"""`python -m include.spawner`: run the outbox consumer until stopped."""
+"""`python -m include.spawner`: run the outbox consumer, and beside it the run nudger, until stopped."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import sys
+import threading
 
 from include.airflow_client import AirflowClient
+from include.spawner.nudge import RunNudger
 from include.spawner.service import Spawner
 
 
@@ -14,6 +16,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with AirflowClient.from_settings() as client:
+        nudger = RunNudger.from_airflow_config()
+        if nudger.metadata_url is not None:
+            threading.Thread(target=nudger.serve, name="run-nudger", daemon=True).start()
         Spawner(airflow=client).serve()
 
 

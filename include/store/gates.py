@@ -15,7 +15,8 @@ from include.contracts.risk import RiskClass
 from include.store import audit
 
 GATE_CHANNEL = "ticketpilot_gates"
-"""LISTEN/NOTIFY channel; each payload is `{"ticket_key", "run_id", "status"}` of a gate just decided."""
+"""LISTEN/NOTIFY channel; each payload is `{"ticket_key", "run_id", "dag_id", "status"}` of a gate just decided
+(`dag_id` is null for a gate opened without one)."""
 
 
 class GateError(RuntimeError):
@@ -35,15 +36,16 @@ class ApproverNotAllowed(GateError):
 
 
 def request_gate(
-    conn: psycopg.Connection, *, ticket_key: str, run_id: str, risk_class: RiskClass, named_approvers: list[str]
+    conn: psycopg.Connection, *, ticket_key: str, run_id: str, risk_class: RiskClass, named_approvers: list[str],
+    dag_id: str | None = None,
 ) -> dict[str, Any]:
-    """Open the gate for this run (idempotent) and return its row."""
+    """Open the gate for this run (idempotent) and return its row. `dag_id`: the Airflow DAG of `run_id`."""
     with conn.transaction():
         row = conn.execute(
             "INSERT INTO ticketpilot.gate_requests "
-            "(ticket_key, run_id, risk_class, required_approvals, named_approvers) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (ticket_key, run_id) DO NOTHING RETURNING *",
-            (ticket_key, run_id, risk_class.value, risk_class.required_approvals, named_approvers),
+            "(ticket_key, run_id, risk_class, required_approvals, named_approvers, dag_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (ticket_key, run_id) DO NOTHING RETURNING *",
+            (ticket_key, run_id, risk_class.value, risk_class.required_approvals, named_approvers, dag_id),
         ).fetchone()
         if row is not None:
             audit.append(conn, actor="ticketpilot", action="gate.requested", subject=ticket_key,
@@ -103,7 +105,8 @@ def record_decision(conn: psycopg.Connection, decision: GateDecision) -> dict[st
                 (status, gate["ticket_key"], gate["run_id"]),
             ).fetchone()
             conn.execute("SELECT pg_notify(%s, %s)", (GATE_CHANNEL, json.dumps(
-                {"ticket_key": gate["ticket_key"], "run_id": gate["run_id"], "status": status})))
+                {"ticket_key": gate["ticket_key"], "run_id": gate["run_id"], "dag_id": gate["dag_id"],
+                 "status": status})))
         audit.append(conn, actor=decision.approver, action=f"gate.{decision.decision.value}",
                      subject=decision.ticket_key,
                      details={"run_id": gate["run_id"], "comment": decision.comment,

@@ -34,6 +34,11 @@ CLOSED_STATES = frozenset({"closed", "removed", "done"})
 TITLE = "System.Title"
 DESCRIPTION = "System.Description"
 ACCEPTANCE_CRITERIA = "Microsoft.VSTS.Common.AcceptanceCriteria"
+REPRO_STEPS = "Microsoft.VSTS.TCM.ReproSteps"
+SYSTEM_INFO = "Microsoft.VSTS.TCM.SystemInfo"
+BUG_SECTIONS = (("Repro steps", REPRO_STEPS), ("System info", SYSTEM_INFO))
+"""Where a Bug's text lives: the Agile, Scrum and CMMI Bug forms show Repro Steps and System Info, not
+Description, so a Bug read from Description alone would reach the agents as its title only."""
 
 
 class RawLink(RawModel):
@@ -145,7 +150,7 @@ def _ticket(item: RawWorkItem, where: str, *, tenant: str, workitem_id: int, url
             workitem_id=workitem_id,
             rev=item.rev,
             title=field_text(fields, TITLE),
-            description="\n".join(html_lines(field_text(fields, DESCRIPTION))),
+            description=description(fields),
             acceptance_criteria=[_strip_bullet(line) for line in html_lines(field_text(fields, ACCEPTANCE_CRITERIA))],
             tags=parse_tags(field_text(fields, "System.Tags")),
             work_item_type=field_text(fields, "System.WorkItemType") or "Task",
@@ -157,6 +162,15 @@ def _ticket(item: RawWorkItem, where: str, *, tenant: str, workitem_id: int, url
         ),
         tenant=tenant, default_repo=default_repo, where=where, title_at=f"{where}.fields[{TITLE!r}]",
     )
+
+
+def description(fields: dict[str, Any]) -> str:
+    """The item's text as plain lines: its Description, then each Bug section that has text, under a heading."""
+    lines = html_lines(field_text(fields, DESCRIPTION))
+    for heading, name in BUG_SECTIONS:
+        if section := html_lines(field_text(fields, name)):
+            lines += [f"{heading}:", *section]
+    return "\n".join(lines)
 
 
 def parse_tags(value: str) -> list[str]:

@@ -341,6 +341,18 @@ class AdoClient:
     def list_reviewers(self, repo: str, pr_id: int) -> list[Reviewer]:
         return self._list(f"{_git(repo)}/pullRequests/{pr_id}/reviewers", Reviewer)
 
+    def active_pull_requests(self, page: int = 100) -> list[PullRequest]:
+        """Every active pull request of the project, in any repository, each with its reviewers and their votes
+        (Pull Requests - Get Pull Requests By Project): one call per `page` pull requests, however many are
+        asked about, so reading many gates' votes costs one call per project rather than one per PR."""
+        found: list[PullRequest] = []
+        while True:
+            batch = self._list("git/pullrequests", PullRequest,
+                               **{"searchCriteria.status": "active", "$top": page, "$skip": len(found)})
+            found += batch
+            if len(batch) < page:
+                return found
+
     def create_status(
         self,
         repo: str,

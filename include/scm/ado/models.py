@@ -153,6 +153,15 @@ class ResourceRef(AdoModel):
     url: str = ""
 
 
+class Reviewer(AdoModel):
+    id: str
+    display_name: str = ""
+    unique_name: str = ""  # the sign-in name: what a tenant's approver list names, never the display name
+    is_container: bool = False  # a group, whose vote is not one person's decision
+    vote: int = 0
+    is_required: bool = False
+
+
 class PullRequest(AdoModel):
     pull_request_id: int
     status: str
@@ -166,16 +175,8 @@ class PullRequest(AdoModel):
     last_merge_target_commit: GitCommitRef | None = None
     last_merge_commit: GitCommitRef | None = None
     work_item_refs: list[ResourceRef] = []
+    reviewers: list[Reviewer] = []
     url: str = ""
-
-
-class Reviewer(AdoModel):
-    id: str
-    display_name: str = ""
-    unique_name: str = ""  # the sign-in name: what a tenant's approver list names, never the display name
-    is_container: bool = False  # a group, whose vote is not one person's decision
-    vote: int = 0
-    is_required: bool = False
 
 
 class PrComment(AdoModel):

@@ -48,6 +48,7 @@ OPERATIONS: dict[str, tuple[str, str, str, int, str | None]] = {
     "get_item": ("git", "GET", GIT + "/items?path={path}", 200, None),
     "list_prs": ("git", "GET", GIT + "/pullrequests", 200,
                  "git/httpExamples/pullRequests/GET__git_repositories__repositoryId__pullRequests.json"),
+    "list_project_prs": ("git", "GET", "/{organization}/{project}/_apis/git/pullrequests", 200, None),
     "create_pr": ("git", "POST", GIT + "/pullrequests", 201,
                   "git/httpExamples/pullRequests/POST__git_repositories__repositoryId__pullRequests.json"),
     "get_pr": ("git", "GET", GIT + "/pullrequests/{pullRequestId}", 200,
@@ -200,6 +201,7 @@ def answers(ado_server: EmulatorServer) -> dict[str, tuple[int, Any]]:
         client.create_thread("app", pr.pull_request_id, "Looks good.")
         client.set_vote("app", pr.pull_request_id, "9f2b6c1e-0000-4000-8000-000000000001", 10)
         client.list_reviewers("app", pr.pull_request_id)
+        assert [r.vote for p in client.active_pull_requests() for r in p.reviewers] == [10]
         client.create_status("app", pr.pull_request_id, "succeeded", "tests passed", "ci", "ticketpilot",
                              target_url="https://ci.example.test/runs/1")
         client.publish_pr("app", pr.pull_request_id)

@@ -275,6 +275,20 @@ def _pull_request_routes(app: FastAPI, state: EmulatorState) -> None:
         ]
         return listing(matches)
 
+    @app.get(API + "/git/pullrequests")
+    async def list_project_prs(request: Request) -> dict[str, Any]:
+        """Pull Requests - Get Pull Requests By Project: every repository's, newest first, paged by $top/$skip."""
+        query = request.query_params
+        status = query.get("searchCriteria.status", "active")
+        repo_id = query.get("searchCriteria.repositoryId")
+        matches = [
+            {k: v for k, v in pr.items() if k != "_links"}
+            for pr in sorted(state.pull_requests.values(), key=lambda p: -p["pullRequestId"])
+            if status in ("all", pr["status"]) and repo_id in (None, pr["repository"]["id"])
+        ]
+        skip, top = int(query.get("$skip", 0)), int(query.get("$top", 101))
+        return listing(matches[skip:skip + top])
+
     @app.get(API + "/git/pullrequests/{pr_id}")
     async def get_pr_by_id(pr_id: int) -> dict[str, Any]:
         pr = state.pull_requests.get(pr_id)

@@ -12,9 +12,10 @@ def test_budget_counts_every_component_with_headroom() -> None:
     budget = ConnectionBudget.embedded(parallelism=4, pool_max=4)
     assert budget.parts["airflow"] == 4 * 15
     assert budget.parts["gate waiter"] == 2, "parked gates cost no connection each"
-    assert budget.used == 60 + 8 + 4 + 5 + 2 + 2
-    assert budget.max_connections == 81 + 41 + 3
-    assert "max_connections=125" in budget.describe()
+    assert budget.parts["spawner"] == 4 + 3, "its pool and LISTEN, and the run nudger's LISTEN and Airflow's"
+    assert budget.used == 60 + 8 + 4 + 7 + 2 + 2
+    assert budget.max_connections == 83 + 42 + 3
+    assert "max_connections=128" in budget.describe()
 
 
 def test_start_sets_max_connections_from_the_budget(tmp_path: Path) -> None:

@@ -59,11 +59,13 @@ def test_request_is_idempotent_and_every_step_is_audited(db: psycopg.Connection)
 
 
 def test_only_the_deciding_decision_notifies_and_only_once_committed(db: psycopg.Connection, db_url: str) -> None:
-    gates.request_gate(db, ticket_key="t-9", run_id=RUN, risk_class=RiskClass.R3, named_approvers=["alice"])
+    gates.request_gate(db, ticket_key="t-9", run_id=RUN, risk_class=RiskClass.R3, named_approvers=["alice"],
+                       dag_id="ticket__t__9")
     with psycopg.connect(db_url, autocommit=True) as listener:
         listener.execute(f"LISTEN {gates.GATE_CHANNEL}")
         decide(db, "t-9", "bob")
         assert list(listener.notifies(timeout=0.3)) == [], "a pending R3 gate wakes nobody"
         decide(db, "t-9", "alice")
         [note] = list(listener.notifies(timeout=2, stop_after=1))
-    assert json.loads(note.payload) == {"ticket_key": "t-9", "run_id": RUN, "status": "approved"}
+    assert json.loads(note.payload) == {"ticket_key": "t-9", "run_id": RUN, "dag_id": "ticket__t__9",
+                                        "status": "approved"}, "the DAG too: run ids repeat across ticket DAGs"

@@ -84,6 +84,24 @@ def test_description_criteria_tags_and_state(created: dict[str, Any]) -> None:
     assert (ticket.change_kind, ticket.risk_class) == (ChangeKind.DEPENDENCY_BUMP, RiskClass.R1)
 
 
+def test_a_bugs_text_is_read_from_its_repro_steps_and_system_info(created: dict[str, Any]) -> None:
+    """The Bug form has no Description: a Bug read from Description alone reached the agents as a title."""
+    created["resource"]["fields"].update({
+        "System.WorkItemType": "Bug",
+        "System.Title": "Invoice total is wrong for discounted lines",
+        "Microsoft.VSTS.TCM.ReproSteps": "<ol><li>Create an invoice with a 10% discount line</li>"
+                                         "<li>Open <b>Totals</b></li></ol><div>Expected 90.00, got 100.00</div>",
+        "Microsoft.VSTS.TCM.SystemInfo": "<div>invoicing-service 2.4.1, Python 3.11</div>",
+    })
+    created["resource"]["fields"].pop("System.Description", None)
+    ticket = parse(created).ticket
+    assert ticket.description == ("Repro steps:\nCreate an invoice with a 10% discount line\nOpen Totals\n"
+                                  "Expected 90.00, got 100.00\nSystem info:\ninvoicing-service 2.4.1, Python 3.11")
+    created["resource"]["fields"]["System.Description"] = "<div>Seen by two customers.</div>"
+    assert parse(created).ticket.description.startswith("Seen by two customers.\nRepro steps:\n"), \
+        "a Description, where a process has one on its Bug form, comes first"
+
+
 @pytest.mark.parametrize("state", ["Closed", "removed", "Done"])
 def test_closed_states(created: dict[str, Any], state: str) -> None:
     created["resource"]["fields"]["System.State"] = state
