@@ -16,7 +16,8 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-tools.txt constrain
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-tools.txt -c constraints.txt
-	$(PY) -m pip install --quiet --no-deps .  # metadata only: registers the azure_devops connection type
+	$(PY) -m pip install --quiet --no-deps .  # metadata only: the azure_devops connection type, the `ticketpilot` command
+	$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "ticketpilot.pth").write_text("$(CURDIR)\n")'
 	rm -rf build ticketpilot.egg-info
 	touch $(STAMP)
 
@@ -41,8 +42,12 @@ demo: $(STAMP) $(MODEL_STAMP)  ## bring up the embedded platform, file the sampl
 up: $(STAMP)  ## keep the embedded platform running for the UI (Ctrl-C stops it)
 	$(PY) -m include.launcher up
 
+# Three xdist workers on two cores: the e2e groups (tests/e2e/groups.py) each bring up a platform that waits
+# on its scheduler about half the time; the third worker runs the unit tests meanwhile.
+TEST_WORKERS ?= 3
+
 test: $(STAMP)  ## the whole suite, end-to-end tests included
-	$(PY) -m pytest -q -p no:cacheprovider --durations=30
+	$(PY) -m pytest -q -p no:cacheprovider --durations=30 -n $(TEST_WORKERS)
 
 test-fast: $(STAMP)  ## everything but the end-to-end tests
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e"

@@ -162,8 +162,13 @@ def build_all(only_dag_id: str | None = None) -> dict[str, DAG]:
 def _doc_md(ticket: Ticket) -> str:
     criteria = "\n".join(f"- [ ] {c}" for c in ticket.acceptance_criteria) or "- (none given)"
     link = f"[work item {ticket.workitem_id}]({ticket.url})" if ticket.url else f"work item {ticket.workitem_id}"
+    board = " · ".join(f"{label} {value}" for label, value in (
+        ("severity", ticket.severity), ("parent", f"#{ticket.parent_id}" if ticket.parent_id else ""),
+        ("area", f"`{ticket.area_path}`" if ticket.area_path else ""),
+        ("iteration", f"`{ticket.iteration_path}`" if ticket.iteration_path else "")) if value)
     return (
         f"### {ticket.title}\n\n{link} · tenant `{ticket.tenant}` · repo `{ticket.repo}` · "
         f"risk **{ticket.risk_class}** · kind `{ticket.change_kind}` · rev {ticket.rev}\n\n"
+        + (f"{ticket.work_item_type} · {board}\n\n" if board else "") +
         f"**Acceptance criteria**\n\n{criteria}\n\n{ticket.description}"
     )

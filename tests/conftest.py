@@ -27,6 +27,13 @@ PLATFORM_TABLES = (
 )
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`make test`'s workers: e2e modules grouped per tests/e2e/groups.py."""
+    from tests.e2e.groups import E2eGroupScheduling
+
+    return E2eGroupScheduling(config, log)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[pgserver.PostgresServer]:
     # Own temp dir, not pytest's numbered basetemp: a concurrent pytest run may prune those.

@@ -52,6 +52,14 @@ class Ticket(BaseModel):
     url: str = ""
     source: str = "ado"
     changed_at: datetime | None = None
+    severity: str = ""
+    """The tracker's severity as it shows it (ADO Bug: "2 - High"); empty where the source has none."""
+    area_path: str = ""
+    """Where the team files it (ADO `System.AreaPath`, e.g. `Fabrikam\\Payments`)."""
+    iteration_path: str = ""
+    """The sprint or iteration it is planned in (ADO `System.IterationPath`)."""
+    parent_id: int | None = Field(default=None, gt=0)
+    """The item this one breaks down (ADO's parent link: a User Story above a Task, a Feature above a Story)."""
 
     @field_validator("title")
     @classmethod

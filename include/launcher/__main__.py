@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Airflow UI: {platform.api_url}  login admin / {password}  (approvers: alice/alice, bob/bob)\n"
               f"ADO hook:   POST {platform.api_url}/ticketpilot/hooks/ado/demo"
               f"  (HTTP Basic {spec.hook_username}:{spec.hook_secret})\n"
+              f"Your repo:  .venv/bin/ticketpilot repo add {spec.tenant_id} NAME /path/or/git-url"
+              "  (whole history; then tag a ticket repo:NAME; `ticketpilot tenant add` for your own tenant)\n"
               "Ctrl-C stops everything.")
         supervisor = platform.supervisor
         assert supervisor is not None

@@ -133,6 +133,11 @@ def platform_env(
             "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": env_default(
                 "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE", "200"),
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            # A task parses its DAG file when it starts. On a loaded 2-core machine (two platforms and a test
+            # worker) that parse took over Airflow's 30 s, and the task failed with "Dag not found" and retried.
+            # The ticket factory's parse is measured (tests/dags/test_ticket_factory.py); 120 s is for load.
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+            "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "180",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_server_ports[0]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_server_ports[1]),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(paths.airflow_home / "logs"),

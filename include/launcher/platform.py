@@ -16,7 +16,7 @@ from pathlib import Path
 
 from include.airflow_client import AirflowClient
 from include.contracts.ticket import FACTORY_DAG_ID
-from include.launcher import embedded_pg, local_model
+from include.launcher import connection_file, embedded_pg, local_model
 from include.launcher.airflow_env import PlatformPaths, platform_env
 from include.launcher.processes import AIRFLOW_COMPONENTS, Supervisor, airflow_bin
 from include.settings import get_settings
@@ -25,8 +25,7 @@ from include.store.db import migrate
 from model_serving.local import MODEL_SPEC, LocalModelServer
 
 log = logging.getLogger("ticketpilot.launcher")
-_ADOPTED = ("TICKETPILOT_HOME", "TICKETPILOT_DB_URL", "TICKETPILOT_FORGE_DIR", "TICKETPILOT_AIRFLOW_URL",
-            "TICKETPILOT_AIRFLOW_USER", "TICKETPILOT_AIRFLOW_PASSWORD")
+_ADOPTED = connection_file.KEYS
 
 
 def free_port() -> int:
@@ -91,6 +90,7 @@ class Platform:
             self.supervisor.wait_http(self.model_server.models_url)
         self.supervisor.start("spawner")
         self.supervisor.start_watchdog()  # from here on, a component that exits is restarted, never fatal
+        connection_file.write(self.home, self.env)
         return self
 
     def wait_for_factory(self, timeout: float = 120) -> None:
@@ -111,6 +111,7 @@ class Platform:
         return AirflowClient(self.api_url, "admin", self.admin_password)
 
     def down(self) -> None:
+        connection_file.remove(self.home)
         if self.supervisor is not None:
             self.supervisor.stop_all()
         self.model_server = None

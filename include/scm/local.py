@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
+from pydantic import BaseModel, ConfigDict
 
 from include.scm import contract
 from include.scm.base import Comment, FileChange, PullRequest, ScmError
@@ -73,6 +74,41 @@ class LocalForge:
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         return self._tip(repo, self.default_branch(repo))
+
+    def import_repo(self, repo: str, source: str, default_branch: str | None = None) -> ImportedRepo:
+        """Mirror an existing repository (a path or a git URL) into the forge with its whole history: every
+        branch and tag, commits byte for byte, so executable bits, binary files and authorship stay as they
+        were. `default_branch` is the source's HEAD unless named. An existing repository is left as it is
+        (`created` False). Like create_repo, the copy is built beside its final path and renamed into place.
+
+        The source is untrusted: git runs with the host's config ignored, no prompt, only the file, git, http(s)
+        and ssh transports (never `ext::`), and nothing of the source's config or hooks is copied."""
+        path = self.repo_path(repo)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{repo}-", dir=path.parent))
+            try:
+                run_git("clone", "--quiet", "--bare", "--no-hardlinks", "--", source, str(staging),
+                        cwd=path.parent, env=IMPORT_ENV)
+                run_git("remote", "remove", "origin", cwd=staging)
+                _import_head(BareRepo(staging, self.identity), source, default_branch)
+                staging.rename(path)
+            except OSError:
+                if not path.exists():
+                    raise
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            created = True
+        else:
+            created = False
+        bare = self._repo(repo)
+        branch = self.default_branch(repo)
+        return ImportedRepo(
+            repo=repo, default_branch=branch, tip=self._tip(repo, branch), created=created,
+            commits=int(bare.git("rev-list", "--count", "--all").strip() or 0),
+            branches=sorted(bare.git("for-each-ref", "--format=%(refname:short)", "refs/heads").split()),
+            tags=sorted(bare.git("for-each-ref", "--format=%(refname:short)", "refs/tags").split()),
+        )
 
     def default_branch(self, repo: str) -> str:
         ref = self._repo(repo).git("symbolic-ref", "HEAD").strip()
@@ -343,6 +379,42 @@ class LocalForge:
 
     def _pr(self, row: dict[str, Any]) -> PullRequest:
         return PullRequest(**row, url=f"local://{self.tenant}/{row['repo']}/pull/{row['pr_id']}")
+
+
+class ImportedRepo(BaseModel):
+    """What `import_repo` left in the forge: the history it holds, and whether this call created it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    repo: str
+    default_branch: str
+    tip: str
+    commits: int
+    branches: list[str]
+    tags: list[str]
+    created: bool
+
+
+IMPORT_ENV = {"GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh"}
+"""Transports an imported source may use: `ext::` (runs a command) and `fd::` are refused."""
+
+
+def _import_head(bare: BareRepo, source: str, default_branch: str | None) -> None:
+    """Point the copy's HEAD at `default_branch` (else keep the source's), refusing an empty source or a HEAD
+    that names no branch of it, with what the person can do about it."""
+    branches = bare.git("for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    if not branches:
+        raise ScmError(f"{source} has no branches with commits: nothing to import")
+    if default_branch is None:
+        head = run_git("symbolic-ref", "--quiet", "HEAD", cwd=bare.path, ok=(0, 1)).stdout.strip()
+        default_branch = head.removeprefix("refs/heads/")
+    if not default_branch:
+        raise ScmError(f"{source}'s HEAD names no branch (detached); name one of {', '.join(sorted(branches))} "
+                       "as the default branch")
+    if default_branch not in branches:
+        raise ScmError(f"{source} has no branch {default_branch!r} to use as the default branch; its branches: "
+                       f"{', '.join(sorted(branches))} (name one as the default branch)")
+    bare.git("symbolic-ref", "HEAD", f"refs/heads/{default_branch}")
 
 
 def _checked_name(kind: str, name: str) -> str:

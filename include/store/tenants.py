@@ -151,10 +151,28 @@ def create_tenant(
     return Tenant.model_validate(row)
 
 
+def update_settings(conn: psycopg.Connection, tenant_id: str, *, default_repo: str, approvers: list[str]) -> Tenant:
+    """Change what a person edits after provisioning, keeping every credential as it is."""
+    current = get_tenant(conn, tenant_id)
+    if current is None:
+        raise LookupError(f"no tenant {tenant_id!r}")
+    changed = current.model_copy(update={"default_repo": default_repo, "approvers": approvers})
+    Tenant.model_validate(changed.model_dump())  # the same checks as a new row
+    conn.execute("UPDATE ticketpilot.tenants SET default_repo = %s, approvers = %s WHERE tenant_id = %s",
+                 (default_repo, approvers, tenant_id))
+    return changed
+
+
 def get_tenant(conn: psycopg.Connection, tenant_id: str) -> Tenant | None:
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(f"SELECT {_COLUMNS} FROM ticketpilot.tenants WHERE tenant_id = %s", (tenant_id,)).fetchone()
     return Tenant.model_validate(row) if row else None
+
+
+def list_tenants(conn: psycopg.Connection) -> list[Tenant]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(f"SELECT {_COLUMNS} FROM ticketpilot.tenants ORDER BY tenant_id").fetchall()
+    return [Tenant.model_validate(row) for row in rows]
 
 
 def authenticate(tenant: Tenant | None, username: str, secret: str) -> bool:

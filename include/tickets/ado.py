@@ -36,6 +36,10 @@ DESCRIPTION = "System.Description"
 ACCEPTANCE_CRITERIA = "Microsoft.VSTS.Common.AcceptanceCriteria"
 REPRO_STEPS = "Microsoft.VSTS.TCM.ReproSteps"
 SYSTEM_INFO = "Microsoft.VSTS.TCM.SystemInfo"
+SEVERITY = "Microsoft.VSTS.Common.Severity"
+PARENT = "System.Parent"
+PARENT_LINK = "System.LinkTypes.Hierarchy-Reverse"
+"""A relation of this rel points at the item's parent (`.../_apis/wit/workItems/{id}`)."""
 BUG_SECTIONS = (("Repro steps", REPRO_STEPS), ("System info", SYSTEM_INFO))
 """Where a Bug's text lives: the Agile, Scrum and CMMI Bug forms show Repro Steps and System Info, not
 Description, so a Bug read from Description alone would reach the agents as its title only."""
@@ -60,6 +64,7 @@ class RawWorkItem(RawModel):
     id: int | None = None
     rev: int | None = None
     fields: dict[str, Any] = Field(default_factory=dict)
+    relations: Any = None  # read leniently by parent_id: a link list is context, not a reason to refuse
     url: str = ""
     links: dict[str, RawLink] = Field(default_factory=dict, alias="_links")
 
@@ -159,6 +164,10 @@ def _ticket(item: RawWorkItem, where: str, *, tenant: str, workitem_id: int, url
             requested_by=identity(fields.get("System.CreatedBy")),
             url=url,
             changed_at=fields.get("System.ChangedDate"),
+            severity=field_text(fields, SEVERITY),
+            area_path=field_text(fields, "System.AreaPath"),
+            iteration_path=field_text(fields, "System.IterationPath"),
+            parent_id=parent_id(item),
         ),
         tenant=tenant, default_repo=default_repo, where=where, title_at=f"{where}.fields[{TITLE!r}]",
     )
@@ -171,6 +180,21 @@ def description(fields: dict[str, Any]) -> str:
         if section := html_lines(field_text(fields, name)):
             lines += [f"{heading}:", *section]
     return "\n".join(lines)
+
+
+def parent_id(item: RawWorkItem) -> int | None:
+    """The parent's id: `System.Parent` where ADO sends it, else the hierarchy link among the relations (the
+    snapshot of `workitem.updated` carries relations, not always the field). Anything unreadable is no parent:
+    a parent is context for the agents, never a reason to refuse the ticket."""
+    value = item.fields.get(PARENT)
+    if isinstance(value, int | str) and str(value).isdigit() and int(value) > 0:
+        return int(value)
+    for relation in item.relations if isinstance(item.relations, list) else []:
+        if isinstance(relation, dict) and relation.get("rel") == PARENT_LINK:
+            tail = urlsplit(str(relation.get("url", ""))).path.rstrip("/").rsplit("/", 1)[-1]
+            if tail.isdigit() and int(tail) > 0:
+                return int(tail)
+    return None
 
 
 def parse_tags(value: str) -> list[str]:

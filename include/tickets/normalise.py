@@ -92,6 +92,10 @@ class TrackerItem:
     requested_by: str = ""
     url: str = ""
     changed_at: Any = None
+    severity: str = ""
+    area_path: str = ""
+    iteration_path: str = ""
+    parent_id: int | None = None
 
 
 def to_ticket(item: TrackerItem, *, tenant: str, default_repo: str, where: str, title_at: str) -> Ticket:
@@ -121,6 +125,10 @@ def to_ticket(item: TrackerItem, *, tenant: str, default_repo: str, where: str, 
             url=item.url,
             source=item.source,
             changed_at=item.changed_at,
+            severity=item.severity,
+            area_path=item.area_path,
+            iteration_path=item.iteration_path,
+            parent_id=item.parent_id,
         )
     except ValidationError as exc:
         raise DeliveryError(f"{where} does not make a valid ticket: {first_error(exc)}") from exc

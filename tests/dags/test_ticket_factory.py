@@ -137,3 +137,15 @@ def test_a_local_tenant_has_no_ci_tasks_and_its_gate_reads_no_ado_votes(dagbag: 
     dag = dagbag.dags["ticket__demo__103"]
     assert not {"ci_queue", "ci_wait"} & set(dag.task_ids)
     assert dag.get_task("gate").azure_devops_conn_id is None
+
+
+def test_the_runs_page_shows_where_the_team_filed_the_ticket() -> None:
+    """An ops person reads the board context on the DAG's page: severity, parent, area and iteration."""
+    from include.dagfactory import _doc_md
+
+    base = {"tenant": "demo", "workitem_id": 7, "rev": 1, "title": "Totals wrong", "repo": "shop",
+            "change_kind": ChangeKind.FEATURE, "risk_class": RiskClass.R1, "work_item_type": "Bug"}
+    doc = _doc_md(Ticket(**base, severity="2 - High", parent_id=297, area_path="Shop\\Billing",
+                         iteration_path="Shop\\Sprint 9"))
+    assert "Bug · severity 2 - High · parent #297 · area `Shop\\Billing` · iteration `Shop\\Sprint 9`" in doc
+    assert "severity" not in _doc_md(Ticket(**base)), "nothing shown where the tracker sent nothing"

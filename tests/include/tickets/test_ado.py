@@ -169,3 +169,38 @@ def test_parse_tags_and_html_lines_helpers() -> None:
     assert parse_tags("") == []
     assert parse_tags("a;b; a") == ["a", "b"]
     assert html_lines("<p>one</p><script>alert(1)</script><p>two<br/>three</p>") == ["one", "two", "three"]
+
+
+def test_where_the_team_files_it_comes_from_the_sample(created: dict[str, Any]) -> None:
+    ticket = parse(created).ticket
+    assert (ticket.area_path, ticket.iteration_path) == ("FabrikamCloud", "FabrikamCloud\\Release 1\\Sprint 1")
+    assert (ticket.severity, ticket.parent_id) == ("", None), "the sample has neither"
+
+
+def test_a_bugs_severity_and_its_parent_field(created: dict[str, Any]) -> None:
+    created["resource"]["fields"].update({"System.WorkItemType": "Bug", "Microsoft.VSTS.Common.Severity": "2 - High",
+                                          "System.Parent": 297})
+    ticket = parse(created).ticket
+    assert (ticket.severity, ticket.parent_id) == ("2 - High", 297)
+
+
+def test_the_parent_from_the_snapshots_hierarchy_link(updated: dict[str, Any]) -> None:
+    """The relations as Get Work Item with $expand=relations shows them (ADO's OpenAPI example): the
+    Hierarchy-Reverse link is the parent; a Related link is not."""
+    updated["resource"]["revision"]["relations"] = [
+        {"rel": "System.LinkTypes.Related", "url": "https://dev.azure.com/fabrikam/_apis/wit/workItems/300",
+         "attributes": {"isLocked": False, "comment": "adding another task"}},
+        {"rel": "System.LinkTypes.Hierarchy-Reverse", "url": "https://dev.azure.com/fabrikam/_apis/wit/workItems/297",
+         "attributes": {"isLocked": False, "comment": "decomposition of work"}},
+    ]
+    assert parse(updated).ticket.parent_id == 297
+
+
+@pytest.mark.parametrize("relations", [
+    "not a list", [None, 3], [{"rel": "System.LinkTypes.Hierarchy-Reverse"}],
+    [{"rel": "System.LinkTypes.Hierarchy-Reverse", "url": "https://dev.azure.com/f/_apis/wit/workItems/abc"}],
+])
+def test_unreadable_links_mean_no_parent_not_a_refused_ticket(updated: dict[str, Any], relations: object) -> None:
+    updated["resource"]["revision"]["relations"] = relations
+    updated["resource"]["revision"]["fields"]["System.Parent"] = "n/a"
+    assert parse(updated).ticket.parent_id is None

@@ -1,0 +1,88 @@
+"""Ticketpilot from a shell: a team's tenants, its repositories and the hook its tracker calls.
+
+    ticketpilot tenant add TENANT --default-repo REPO [--approver NAME]... [--pool-slots N]
+    ticketpilot tenant list
+    ticketpilot tenant show TENANT
+    ticketpilot repo add TENANT NAME SOURCE [--default-branch BRANCH]
+    ticketpilot hook show TENANT
+
+It talks to the platform the environment names (`TICKETPILOT_DB_URL`, ...), else to the one `make up` is
+running (its `connection.json`, include/launcher/connection_file.py). Every subcommand is idempotent and says
+what it changed. Exit 0 on success, 2 with one line on stderr for anything a person must fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from include.cli import commands
+from include.cli.commands import CliError
+from include.launcher import connection_file
+from include.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ticketpilot", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--platform", type=Path, default=None,
+                        help="the state folder of a running `make up` (default: $TICKETPILOT_HOME/up)")
+    nouns = parser.add_subparsers(dest="noun", required=True)
+
+    tenant = nouns.add_parser("tenant", help="tenants").add_subparsers(dest="verb", required=True)
+    tenant.add_parser("list", help="every tenant, its forge and default repository")
+    tenant.add_parser("show", help="one tenant in full").add_argument("tenant")
+    tenant_add = tenant.add_parser("add", help="a tenant on the embedded forge, with its Airflow pool (hook secret: "
+                                               "generated and shown once, or $TICKETPILOT_HOOK_SECRET)")
+    tenant_add.add_argument("tenant")
+    tenant_add.add_argument("--default-repo", required=True, help="the repository a ticket without `repo:` works on")
+    tenant_add.add_argument("--approver", action="append", default=[], help="an Airflow user who may approve gates "
+                                                                             "(repeat for more)")
+    tenant_add.add_argument("--pool-slots", type=int, default=4, help="agent steps of this tenant at once")
+
+    repo = nouns.add_parser("repo", help="repositories").add_subparsers(dest="verb", required=True)
+    add = repo.add_parser("add", help="mirror a repository (a path or git URL) with its whole history into the "
+                                      "tenant's embedded forge")
+    add.add_argument("tenant")
+    add.add_argument("name", help="the repository's name in the forge (what a ticket's `repo:` tag names)")
+    add.add_argument("source", help="a path to a git repository, or a file://, https:// or ssh URL")
+    add.add_argument("--default-branch", help="the branch tickets start from (default: the source's HEAD)")
+
+    hook = nouns.add_parser("hook", help="service hooks").add_subparsers(dest="verb", required=True)
+    hook.add_parser("show", help="what to paste into the tracker's service-hook subscription").add_argument("tenant")
+
+    args = parser.parse_args(argv)
+    try:
+        _adopt_platform(args.platform)
+        handler = {("tenant", "list"): lambda: commands.tenant_list(),
+                   ("tenant", "show"): lambda: commands.tenant_show(args.tenant),
+                   ("tenant", "add"): lambda: commands.tenant_add(args.tenant, args.default_repo, args.approver,
+                                                                  args.pool_slots),
+                   ("repo", "add"): lambda: commands.repo_add(args.tenant, args.name, args.source,
+                                                              args.default_branch),
+                   ("hook", "show"): lambda: commands.hook_show(args.tenant)}[(args.noun, args.verb)]
+        print(handler())
+    except CliError as exc:
+        if exc.output:
+            print(exc.output)
+        print(f"ticketpilot: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _adopt_platform(home: Path | None) -> None:
+    """Take the running platform's settings, unless the environment already names a database."""
+    if os.environ.get("TICKETPILOT_DB_URL") and home is None:
+        return
+    home = home or get_settings().home / "up"
+    found = connection_file.read(home)
+    if found is None:
+        raise CliError(f"no running platform at {home} (start one with `make up`, pass --platform, or set "
+                       "TICKETPILOT_DB_URL)")
+    os.environ.update(found)
+    get_settings.cache_clear()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
