@@ -1,5 +1,6 @@
 """The `ticketpilot` subcommands, each returning the text it prints; a problem a person must fix is a CliError
-with that fix. Reads go to the platform database; `repo add` writes only into the tenant's embedded forge."""
+with that fix. `tenant add` writes the tenant row (as include.tenancy.provision does, plus an audit entry and a
+secret kept across reruns) and its Airflow pool; `repo add` writes only into the tenant's embedded forge."""
 
 from __future__ import annotations
 
