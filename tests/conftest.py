@@ -76,6 +76,14 @@ def db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[psycopg.Connect
 
 
 @pytest.fixture
+def no_ledger(db: psycopg.Connection) -> None:
+    """No ledger schema of tenant `team-own` left by an earlier test (truncating the platform tables keeps
+    tenant schemas): the Team Directory tests set its budget."""
+    db.execute('DROP SCHEMA IF EXISTS "tenant_team_own" CASCADE')
+    db.execute("DELETE FROM ticketpilot.tenant_schemas WHERE tenant_id = 'team-own'")
+
+
+@pytest.fixture
 def forge_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private forge directory for bare repositories."""
     path = tmp_path / "forge"

@@ -3,7 +3,11 @@
     ticketpilot tenant add TENANT --default-repo REPO [--approver NAME]... [--pool-slots N]
     ticketpilot tenant list
     ticketpilot tenant show TENANT
+    ticketpilot tenant pause TENANT --reason TEXT
+    ticketpilot tenant resume TENANT
     ticketpilot repo add TENANT NAME SOURCE [--default-branch BRANCH]
+    ticketpilot directory check FILE
+    ticketpilot directory apply FILE [--dry-run]
     ticketpilot hook show TENANT
 
 It talks to the platform the environment names (`TICKETPILOT_DB_URL`, ...), else to the one `make up` is
@@ -41,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
                                                                              "(repeat for more)")
     tenant_add.add_argument("--pool-slots", type=int, default=4, help="agent steps of this tenant at once")
 
+    tenant_pause = tenant.add_parser("pause", help="stop the tenant's agent work: deliveries are stored and held, "
+                                                   "its ticket DAGs paused")
+    tenant_pause.add_argument("tenant")
+    tenant_pause.add_argument("--reason", required=True, help="why, for the audit log and `tenant show`")
+    tenant.add_parser("resume", help="undo a pause and start what it held").add_argument("tenant")
+
     repo = nouns.add_parser("repo", help="repositories").add_subparsers(dest="verb", required=True)
     add = repo.add_parser("add", help="mirror a repository (a path or git URL) with its whole history into the "
                                       "tenant's embedded forge")
@@ -49,18 +59,32 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("source", help="a path to a git repository, or a file://, https:// or ssh URL")
     add.add_argument("--default-branch", help="the branch tickets start from (default: the source's HEAD)")
 
+    directory = nouns.add_parser("directory", help="the Team Directory (people, teams, tenants, roles, repositories)"
+                                 ).add_subparsers(dest="verb", required=True)
+    directory.add_parser("check", help="validate a directory file; touches nothing").add_argument("file", type=Path)
+    apply = directory.add_parser("apply", help="bring tenants, roles, pools, budgets, repositories and CODEOWNERS to "
+                                               "what the file says")
+    apply.add_argument("file", type=Path)
+    apply.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+
     hook = nouns.add_parser("hook", help="service hooks").add_subparsers(dest="verb", required=True)
     hook.add_parser("show", help="what to paste into the tracker's service-hook subscription").add_argument("tenant")
 
     args = parser.parse_args(argv)
     try:
+        if (args.noun, args.verb) == ("directory", "check"):  # a file check needs no platform (CI of the file)
+            print(commands.directory_check(args.file))
+            return 0
         _adopt_platform(args.platform)
         handler = {("tenant", "list"): lambda: commands.tenant_list(),
                    ("tenant", "show"): lambda: commands.tenant_show(args.tenant),
                    ("tenant", "add"): lambda: commands.tenant_add(args.tenant, args.default_repo, args.approver,
                                                                   args.pool_slots),
+                   ("tenant", "pause"): lambda: commands.tenant_pause(args.tenant, args.reason),
+                   ("tenant", "resume"): lambda: commands.tenant_resume(args.tenant),
                    ("repo", "add"): lambda: commands.repo_add(args.tenant, args.name, args.source,
                                                               args.default_branch),
+                   ("directory", "apply"): lambda: commands.directory_apply(args.file, args.dry_run),
                    ("hook", "show"): lambda: commands.hook_show(args.tenant)}[(args.noun, args.verb)]
         print(handler())
     except CliError as exc:

@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 from pydantic import ValidationError
 
 from include.airflow_client import AirflowApiError, AirflowClient
+from include.contracts.directory import Directory
+from include.directory.apply import apply as reconcile
+from include.directory.load import DirectoryError, load
 from include.scm.base import ScmError
 from include.scm.local import LocalForge
 from include.settings import get_settings
 from include.store import audit
 from include.store.db import connect
 from include.store.tenants import Tenant, create_tenant, get_tenant, list_tenants, update_settings
+from include.tenancy import pause
 from include.tenancy.naming import tenant_pool
+from include.tenancy.pause import held_rows
 
 HOOK_SECRET_ENV = "TICKETPILOT_HOOK_SECRET"
 """A hook secret of the person's choosing (else one is generated); never an argument, which `ps` would show."""
@@ -37,8 +45,9 @@ def tenant_list() -> str:
         tenants = list_tenants(conn)
     if not tenants:
         return "no tenants yet"
-    rows = [("TENANT", "FORGE", "DEFAULT REPO", "APPROVERS")]
-    rows += [(t.tenant_id, t.scm_kind, t.default_repo, ", ".join(t.approvers) or "-") for t in tenants]
+    rows = [("TENANT", "STATE", "FORGE", "DEFAULT REPO", "APPROVERS")]
+    rows += [(t.tenant_id, "paused" if t.paused_at else "active", t.scm_kind, t.default_repo,
+              ", ".join(t.approvers) or "-") for t in tenants]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
@@ -49,6 +58,11 @@ def tenant_show(tenant_id: str) -> str:
              f"forge:         {tenant.scm_kind}",
              f"default repo:  {tenant.default_repo}",
              f"approvers:     {', '.join(tenant.approvers) or '(none)'}"]
+    if tenant.paused_at is not None:
+        with connect(autocommit=True) as conn:
+            held = held_rows(conn, tenant.tenant_id)
+        lines.append(f"paused:        since {tenant.paused_at:%Y-%m-%d %H:%M %Z} by {tenant.paused_by}: "
+                     f"{tenant.paused_reason}; {held} delivery(ies) held, {len(tenant.paused_dags)} DAG(s) paused")
     if tenant.scm_kind == "local":
         forge = LocalForge.from_settings(tenant.tenant_id)
         root = forge.repo_path(tenant.default_repo).parent
@@ -82,7 +96,7 @@ def tenant_add(tenant_id: str, default_repo: str, approvers: list[str], pool_slo
                     after = update_settings(conn, tenant_id, default_repo=default_repo, approvers=approvers)
                 changes = _changes(before, after, rotated=before is not None and secret is not None)
                 if changes:
-                    audit.append(conn, actor=os.environ.get("USER", "cli"), action="tenant.add", subject=tenant_id,
+                    audit.append(conn, actor=_actor(), action="tenant.add", subject=tenant_id,
                                  details={"changes": changes})
     except ValidationError as exc:
         raise CliError(f"tenant {tenant_id!r}: {exc.errors()[0]['loc'][-1]}: {exc.errors()[0]['msg']}") from exc
@@ -126,6 +140,79 @@ def repo_add(tenant_id: str, name: str, source: str, default_branch: str | None)
             f"{len(imported.branches)} branch(es), {len(imported.tags)} tag(s)\n"
             f"  a ticket works on it with the tag `repo:{name}`"
             + ("" if name != tenant.default_repo else " (it is the tenant's default repository)"))
+
+
+def tenant_pause(tenant_id: str, reason: str) -> str:
+    _tenant(tenant_id)
+    with _airflow("pause") as client:
+        outcome = pause.pause(client, tenant_id, by=_actor(), reason=reason)
+    t = outcome.tenant
+    head = f"{tenant_id}: paused" if outcome.changed else f"{tenant_id}: unchanged (paused since {t.paused_at:%c})"
+    return (f"{head}\n  by {t.paused_by}: {t.paused_reason}\n"
+            f"  {len(outcome.dags)} ticket DAG(s) paused now, {len(t.paused_dags)} in all; a running step finishes, "
+            f"no further step starts\n  new deliveries are stored and held ({outcome.held} now); "
+            f"`ticketpilot tenant resume {tenant_id}` starts them")
+
+
+def tenant_resume(tenant_id: str) -> str:
+    _tenant(tenant_id)
+    with _airflow("resume") as client:
+        outcome = pause.resume(client, tenant_id, by=_actor())
+    if not outcome.changed:
+        return f"{tenant_id}: unchanged (not paused)"
+    return (f"{tenant_id}: resumed\n  {len(outcome.dags)} ticket DAG(s) unpaused; {outcome.held} held "
+            "delivery(ies) handed to the spawner")
+
+
+@contextmanager
+def _airflow(verb: str) -> Iterator[AirflowClient]:
+    settings = get_settings()
+    try:
+        with AirflowClient(settings.airflow_api_url, settings.airflow_user, settings.airflow_password) as client:
+            yield client
+    except (httpx.HTTPError, AirflowApiError) as exc:
+        raise CliError(f"could not {verb} through Airflow at {settings.airflow_api_url} ({exc}); what was done is "
+                       "kept: run the command again once Airflow answers") from exc
+
+
+def _actor() -> str:
+    return os.environ.get("USER", "cli")
+
+
+def directory_check(path: Path) -> str:
+    directory = _directory(path)
+    grants = sum(len(directory.grants(t)) for t in directory.tenants)
+    return (f"{path}: valid: {len(directory.people)} people, {len(directory.teams)} team(s), "
+            f"{len(directory.tenants)} tenant(s), {grants} role grant(s)")
+
+
+def directory_apply(path: Path, dry_run: bool) -> str:
+    directory = _directory(path)
+    settings = get_settings()
+    with AirflowClient(settings.airflow_api_url, settings.airflow_user, settings.airflow_password) as client:
+        try:
+            applied = reconcile(directory, base_dir=path.resolve().parent, airflow=client, actor=_actor(),
+                                dry_run=dry_run)
+        except (ScmError, ValidationError) as exc:
+            raise CliError(f"{path}: {exc}") from exc
+    verb = "would change" if dry_run else "changed"
+    lines = [f"{path}: {verb} {len(applied.changes)} thing(s)" if applied.changes else f"{path}: nothing to change"]
+    lines += [f"  {change}" for change in applied.changes]
+    for tenant_id, secret in applied.secrets.items():
+        lines.append(f"  {tenant_id} hook secret: {secret}  (shown once, only its SHA-256 is kept; `ticketpilot hook "
+                     f"show {tenant_id}` says where it goes)")
+    lines += [f"  not done: {item}" for item in applied.pending]
+    if applied.pending:
+        raise CliError(f"{len(applied.pending)} thing(s) not done, listed above with the fix; what was done is kept",
+                       output="\n".join(lines))
+    return "\n".join(lines)
+
+
+def _directory(path: Path) -> Directory:
+    try:
+        return load(path)
+    except DirectoryError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def hook_show(tenant_id: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from include.contracts.agent import AgentResult, AgentTask
+from include.contracts.directory import Directory
 from include.contracts.gate import GateDecision
 from include.contracts.risk import RiskClass
 from include.contracts.ticket import Ticket
@@ -24,6 +25,7 @@ SCHEMAS: dict[str, Any] = {
     "agent_result": AgentResult,
     "gate_decision": GateDecision,
     "risk_class": RiskClass,
+    "team_directory": Directory,
 }
 
 

@@ -11,7 +11,8 @@ Crash-safe by construction: a row is only marked done after its calls succeeded,
 idempotent (deterministic run ids; failing a finished run is never planned), so a replayed row converges.
 Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several spawners can run side by side. It takes its
 connections from a bounded pool (include/store/pool.py), and a database that refuses or drops connections
-makes it wait and reconnect with backoff, never exit.
+makes it wait and reconnect with backoff, never exit. Rows of a paused tenant stay pending, untouched, until
+its resume (include/tenancy/pause.py) wakes the spawner.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ class Spawner:
         return conn.execute(
             "SELECT o.id, o.ticket_key, o.dag_id, o.rev, o.kind, COALESCE(t.state = 'open', false) AS ticket_open "
             "FROM ticketpilot.outbox o LEFT JOIN ticketpilot.tickets t USING (ticket_key) "
-            "WHERE o.processed_at IS NULL AND o.attempts < %s ORDER BY o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED",
+            "WHERE o.processed_at IS NULL AND o.attempts < %s AND NOT EXISTS (SELECT 1 FROM ticketpilot.tenants n "
+            "WHERE n.tenant_id = split_part(o.dag_id, '__', 2) AND n.paused_at IS NOT NULL) "
+            "ORDER BY o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED",
             (MAX_ATTEMPTS, limit),
         ).fetchall()
 

@@ -12,7 +12,7 @@ import psycopg
 
 from include.contracts.gate import GateDecision, GateOutcome
 from include.contracts.risk import RiskClass
-from include.store import audit
+from include.store import audit, roles
 
 GATE_CHANNEL = "ticketpilot_gates"
 """LISTEN/NOTIFY channel; each payload is `{"ticket_key", "run_id", "dag_id", "status"}` of a gate just decided
@@ -89,6 +89,9 @@ def record_decision(conn: psycopg.Connection, decision: GateDecision) -> dict[st
         ).fetchone()
         if gate["status"] != "pending":
             raise GateAlreadyDecided(f"gate for {decision.ticket_key} is already {gate['status']}")
+        refusal = roles.gate_refusal(conn, gate["ticket_key"], decision.approver)
+        if refusal is not None:
+            raise ApproverNotAllowed(refusal)
         inserted = conn.execute(
             "INSERT INTO ticketpilot.gate_decisions (ticket_key, run_id, approver, decision, comment, source) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (ticket_key, run_id, approver) DO NOTHING RETURNING id",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from datetime import datetime
 
 import psycopg
 from psycopg.rows import dict_row
@@ -34,7 +35,7 @@ from include.contracts.ticket import TENANT_PATTERN
 HOOK_SECRET_HEADER = "X-Ticketpilot-Hook-Secret"
 _COLUMNS = ("tenant_id, hook_username, hook_secret_sha256, scm_kind, default_repo, approvers, ado_org, ado_project, "
             "hook_header_sha256, hook_rate_per_s, hook_burst, ado_pipeline_id, github_owner, github_secret_fernet, "
-            "gitlab_namespace, gitlab_token_sha256")
+            "gitlab_namespace, gitlab_token_sha256, paused_at, paused_by, paused_reason, paused_dags")
 _NO_MATCH = hashlib.sha256(b"ticketpilot: no such tenant").hexdigest()
 _NO_SECRET = b"ticketpilot: no github secret"
 GITHUB_OWNER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}(/[A-Za-z0-9._-]{1,100})?$"
@@ -71,6 +72,12 @@ class Tenant(BaseModel):
     """Where the tenant's GitLab issues live: a group (its projects and subgroups) or a project path."""
     gitlab_token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", repr=False)
     """SHA-256 of the GitLab hook's secret token; None: the GitLab hook refuses all."""
+    paused_at: datetime | None = None
+    """Set while the tenant is paused: deliveries are stored, nothing new is spawned (include/tenancy/pause.py)."""
+    paused_by: str | None = None
+    paused_reason: str | None = None
+    paused_dags: list[str] = Field(default_factory=list)
+    """The ticket DAGs the pause paused in Airflow, and that a resume unpauses."""
 
     @model_validator(mode="after")
     def _pipeline_needs_ado(self) -> Tenant:
@@ -161,6 +168,38 @@ def update_settings(conn: psycopg.Connection, tenant_id: str, *, default_repo: s
     conn.execute("UPDATE ticketpilot.tenants SET default_repo = %s, approvers = %s WHERE tenant_id = %s",
                  (default_repo, approvers, tenant_id))
     return changed
+
+
+def set_paused(conn: psycopg.Connection, tenant_id: str, *, by: str, reason: str) -> tuple[Tenant, bool]:
+    """Mark the tenant paused (a repeat keeps the first pause's time, person and reason); (row, newly paused)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        before = cur.execute("SELECT paused_at FROM ticketpilot.tenants WHERE tenant_id = %s FOR UPDATE",
+                             (tenant_id,)).fetchone()
+        if before is None:
+            raise LookupError(f"no tenant {tenant_id!r}")
+        row = cur.execute(
+            "UPDATE ticketpilot.tenants SET paused_at = COALESCE(paused_at, now()), paused_by = COALESCE(paused_by, "
+            f"%s), paused_reason = COALESCE(paused_reason, %s) WHERE tenant_id = %s RETURNING {_COLUMNS}",
+            (by, reason, tenant_id)).fetchone()
+    return Tenant.model_validate(row), before["paused_at"] is None
+
+
+def add_paused_dags(conn: psycopg.Connection, tenant_id: str, dag_ids: list[str]) -> None:
+    """Remember DAGs the pause paused (kept across repeats of the pause, without duplicates)."""
+    conn.execute("UPDATE ticketpilot.tenants SET paused_dags = ARRAY(SELECT DISTINCT unnest(paused_dags || %s::text[]) "
+                 "ORDER BY 1) WHERE tenant_id = %s", (dag_ids, tenant_id))
+
+
+def clear_paused(conn: psycopg.Connection, tenant_id: str) -> Tenant:
+    """Mark the tenant running again; the row as it was before, so the caller can unpause its DAGs."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(f"SELECT {_COLUMNS} FROM ticketpilot.tenants WHERE tenant_id = %s FOR UPDATE",
+                          (tenant_id,)).fetchone()
+        if row is None:
+            raise LookupError(f"no tenant {tenant_id!r}")
+        cur.execute("UPDATE ticketpilot.tenants SET paused_at = NULL, paused_by = NULL, paused_reason = NULL, "
+                    "paused_dags = '{}' WHERE tenant_id = %s", (tenant_id,))
+    return Tenant.model_validate(row)
 
 
 def get_tenant(conn: psycopg.Connection, tenant_id: str) -> Tenant | None:

@@ -50,8 +50,8 @@ def source(tmp_path: Path) -> Path:
 def test_tenant_list_and_show(tenants: None, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "tenant", "list")
     assert code == 0
-    assert out.splitlines()[1].split() == ["acme", "local", "shop", "alice,", "bob"]
-    assert out.splitlines()[2].split() == ["contoso", "ado", "web", "-"]
+    assert out.splitlines()[1].split() == ["acme", "active", "local", "shop", "alice,", "bob"]
+    assert out.splitlines()[2].split() == ["contoso", "active", "ado", "web", "-"]
 
     code, out, _ = run(capsys, "tenant", "show", "contoso")
     assert code == 0
@@ -172,3 +172,49 @@ def test_tenant_add_refuses_what_it_cannot_store(tenants: None, no_airflow: str,
     code, _, err = run(capsys, *argv)
     assert code == 2 and reason in err, err
     assert db.execute("SELECT count(*) AS n FROM ticketpilot.tenants").fetchone()["n"] == 2, "nothing stored"
+
+
+def test_a_pause_without_airflow_is_kept_in_the_database_and_says_to_run_it_again(
+        tenants: None, no_airflow: str, db: psycopg.Connection, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "tenant", "pause", "acme", "--reason", "release freeze")
+    assert code == 2 and out == ""
+    assert f"could not pause through Airflow at {no_airflow}" in err and "run the command again" in err
+    _, out, _ = run(capsys, "tenant", "list")
+    assert out.splitlines()[1].split()[:2] == ["acme", "paused"], "the spawner already holds the tenant's work"
+    _, out, _ = run(capsys, "tenant", "show", "acme")
+    assert "by " in out and ": release freeze; 0 delivery(ies) held, 0 DAG(s) paused" in out
+    with pytest.raises(SystemExit, match="2"):
+        run(capsys, "tenant", "pause", "acme")  # --reason is required: argparse's usage error
+    assert "the following arguments are required: --reason" in capsys.readouterr().err
+
+
+EXAMPLE = Path(__file__).parents[3] / "docs" / "examples" / "team-directory.yaml"
+
+
+def test_directory_check_needs_no_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("TICKETPILOT_DB_URL", raising=False)
+    monkeypatch.setenv("TICKETPILOT_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    code, out, _ = run(capsys, "directory", "check", str(EXAMPLE))
+    assert code == 0 and out == f"{EXAMPLE}: valid: 3 people, 1 team(s), 1 tenant(s), 7 role grant(s)\n"
+    bad = tmp_path / "d.yaml"
+    bad.write_text("version: 1\npeople: [{id: ann}]\n")
+    code, out, err = run(capsys, "directory", "check", str(bad))
+    assert code == 2 and f"ticketpilot: {bad}: people.0.name: Field required" in err
+
+
+def test_directory_apply_shows_the_new_secret_even_when_airflow_is_away(
+        db: psycopg.Connection, no_ledger: None, forge_dir: Path, no_airflow: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from include.store.tenants import authenticate, get_tenant
+
+    code, out, err = run(capsys, "directory", "apply", str(EXAMPLE))
+    assert code == 2 and "2 thing(s) not done, listed above with the fix; what was done is kept" in err
+    assert "not done: team-own/invoicing: not in the embedded forge and no `source` to mirror it from" in out
+    assert "team-own: created on the embedded forge" in out and "team-own: grant r3_approver to alice" in out
+    assert "not done: team-own: pool tenant_team-own not sized, Airflow did not answer" in out
+    secret = out.split("team-own hook secret: ")[1].split()[0]
+    tenant = get_tenant(db, "team-own")
+    assert tenant is not None and authenticate(tenant, "team-own", secret)
+    code, out, _ = run(capsys, "directory", "apply", str(EXAMPLE), "--dry-run")
+    assert out.startswith(f"{EXAMPLE}: nothing to change") and "hook secret" not in out
