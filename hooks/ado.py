@@ -14,16 +14,15 @@ backend).
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 import httpx
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
 from pydantic import BaseModel, ConfigDict, Field
 
 from include.scm.ado import AdoClient, PatAuth, RetryPolicy, entra_token_provider
 from include.scm.ado.auth import BearerAuth
+from include.scm.connections import read_connection
 
 AuthKind = Literal["pat", "entra"]
 ENV_ORG_URL = "AZURE_DEVOPS_ORG_URL"
@@ -78,36 +77,14 @@ class AzureDevOpsHook(BaseHook):
         }
 
     def settings(self) -> AdoSettings:
-        """Resolve every field by precedence: argument, connection, environment."""
-        try:
-            conn = self.get_connection(self.azure_devops_conn_id)
-            from_conn = {"org_url": conn.host, "pat": conn.password, **conn.extra_dejson}
-        except AirflowNotFoundException:
-            self.log.info("No connection %r; Azure DevOps settings come from arguments and environment",
-                          self.azure_devops_conn_id)
-            from_conn = {}
-        from_env = {"org_url": os.environ.get(ENV_ORG_URL), "project": os.environ.get(ENV_PROJECT),
-                    "pat": os.environ.get(ENV_PAT)}
-        resolved = {
-            key: next((v for v in (self._arguments[key], from_conn.get(key), from_env.get(key)) if v), None)
-            for key in ("org_url", "project", "pat", "auth")
-        }
-        resolved["auth"] = resolved["auth"] or "pat"
-        missing = [k for k in ("org_url", "project") if not resolved[k]]
-        if resolved["auth"] == "pat" and not resolved["pat"]:
-            missing.append("pat")
-        if resolved["auth"] not in ("pat", "entra"):
-            raise ValueError(f"connection {self.azure_devops_conn_id!r}: auth {resolved['auth']!r} is not "
-                             "'pat' or 'entra'")
-        if missing:
-            where = {"org_url": f"host or {ENV_ORG_URL}", "project": f"extra.project or {ENV_PROJECT}",
-                     "pat": f"password or {ENV_PAT}"}
-            raise ValueError(f"connection {self.azure_devops_conn_id!r} lacks "
-                             + ", ".join(f"{k} (set {where[k]})" for k in missing))
-        if not str(resolved["org_url"]).startswith(("https://", "http://")):
-            raise ValueError(f"connection {self.azure_devops_conn_id!r}: organisation URL "
-                             f"{resolved['org_url']!r} must start with https://")
-        return AdoSettings(**{k: v for k, v in resolved.items() if v is not None})
+        """Resolve every field by precedence: argument, connection, environment (include/scm/connections.py, the
+        one reader of every forge's connection). Raises ValueError naming what is missing and where to set it."""
+        arguments = self._arguments
+        conn = read_connection("ado", "", self.azure_devops_conn_id,
+                               overrides={"url": arguments["org_url"], "scope": arguments["project"],
+                                          "token": arguments["pat"], "auth": arguments["auth"]})
+        return AdoSettings(org_url=conn.url, project=conn.scope, auth="entra" if conn.auth == "entra" else "pat",
+                           pat=conn.token)
 
     def auth(self, settings: AdoSettings | None = None) -> httpx.Auth:
         settings = settings or self.settings()

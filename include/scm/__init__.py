@@ -12,20 +12,17 @@ SCM_KINDS = ("local", "ado", "github", "gitlab")
 def adapter_for(tenant: str, scm_kind: str = "local", repo: str | None = None) -> ScmAdapter:
     """The adapter a tenant is configured for. Unknown kinds fail loudly instead of falling back.
 
-    `ado`, `github` and `gitlab` read the tenant's Airflow connection (`ado_<tenant>`, `github_<tenant>`,
-    `gitlab_<tenant>`). `repo` binds the adapter to the ticket's repository where the forge numbers pull
+    `ado`, `github` and `gitlab` read the tenant's Airflow connection (`<kind>_<tenant>`) one way, through
+    include/scm/connections.py. `repo` binds the adapter to the ticket's repository where the forge numbers pull
     requests per repository and the id alone does not say which (GitLab merge request iids)."""
     if scm_kind == "local":
         from include.scm.local import LocalForge
 
         return LocalForge.from_settings(tenant)
     if scm_kind == "ado":
-        from hooks.ado import AzureDevOpsHook
         from include.scm.ado.adapter import AdoAdapter
 
-        hook = AzureDevOpsHook(f"ado_{tenant}")
-        settings = hook.settings()
-        return AdoAdapter(tenant, settings.org_url, settings.project, hook.auth(settings))
+        return AdoAdapter.from_connection(tenant)
     if scm_kind == "github":
         from include.scm.github import GitHubAdapter
 

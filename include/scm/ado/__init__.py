@@ -7,7 +7,7 @@ from include.scm.ado.auth import BearerAuth, PatAuth, entra_token_provider
 from include.scm.ado.client import API_VERSION, COMMENTS_API_VERSION, AdoClient, branch_ref
 from include.scm.ado.errors import AdoError, RetryBudgetExceeded, StaleRevision
 from include.scm.ado.models import ItemChange, PatchOp
-from include.scm.ado.retry import RetryPolicy
+from include.scm.http_retry import RetryPolicy
 
 __all__ = [
     "API_VERSION",

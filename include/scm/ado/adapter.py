@@ -19,15 +19,17 @@ import httpx
 
 from include.scm import contract
 from include.scm.ado import workitems
+from include.scm.ado.auth import BearerAuth, PatAuth, entra_token_provider
 from include.scm.ado.client import AdoClient, branch_ref
 from include.scm.ado.errors import AdoError
 from include.scm.ado.models import AdoModel, IdentityRef, ItemChange, PrComment, PullRequestStatus
 from include.scm.ado.models import PullRequest as AdoPullRequest
-from include.scm.ado.retry import RetryPolicy
 from include.scm.base import Comment, FileChange, PullRequest, ScmError
 from include.scm.changes import plan
+from include.scm.connections import read_connection
 from include.scm.errors import error_mapper
 from include.scm.git import BareRepo, with_trailer
+from include.scm.http_retry import RetryPolicy
 from include.scm.markers import carries, key_marker, marked, without_markers
 from include.scm.mirror import branch_diff, clone_or_refresh, fetch_mirror, header_env
 from include.settings import get_settings
@@ -127,6 +129,14 @@ class AdoAdapter:
         self._auth = auth
         self._repos: dict[str, Repository] = {}
 
+
+    @classmethod
+    def from_connection(cls, tenant: str, conn_id: str | None = None, **kwargs: Any) -> AdoAdapter:
+        """The adapter from the tenant's Airflow connection `ado_<tenant>` (include/scm/connections.py): a PAT, or
+        Entra ID through azure-identity when the connection's extra says `"auth": "entra"`."""
+        conn = read_connection("ado", tenant, conn_id)
+        auth = BearerAuth(entra_token_provider()) if conn.auth == "entra" else PatAuth(conn.token)
+        return cls(tenant, conn.url, conn.scope, auth, **kwargs)
     def close(self) -> None:
         self.client.close()
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 
 from include.scm.ado.auth import BearerAuth, PatAuth, TokenProvider
-from include.scm.ado.errors import AdoError, error_from_response
+from include.scm.ado.errors import AdoError, RetryBudgetExceeded, error_from_response
 from include.scm.ado.models import (
     ZERO_OBJECT_ID,
     AdoModel,
@@ -37,7 +37,8 @@ from include.scm.ado.models import (
     WorkItemComment,
     WorkItemCommentList,
 )
-from include.scm.ado.retry import Pacer, RetryPolicy, send_with_retry
+from include.scm.http_retry import Pacer, RetryPolicy, send_with_retry
+from include.scm.http_retry import RetryBudgetExceeded as SharedBudgetExceeded
 
 API_VERSION = "7.1"
 COMMENTS_API_VERSION = "7.1-preview.4"
@@ -111,9 +112,11 @@ class AdoClient:
         request = self._http.build_request(
             method, f"{self.base_url}/{path}", params=query, headers=headers, content=content
         )
-        response = send_with_retry(
-            self._http, request, replay_safe=replay_safe, policy=self.policy, pacer=self._pacer, sleep=self._sleep
-        )
+        try:
+            response = send_with_retry(self._http, request, replay_safe=replay_safe, policy=self.policy,
+                                       pacer=self._pacer, sleep=self._sleep, service="Azure DevOps")
+        except SharedBudgetExceeded as exc:
+            raise RetryBudgetExceeded(exc.status, exc.message, type_key="RetryBudgetExceeded") from exc
         if not response.is_success:
             raise error_from_response(response)
         return response.json() if response.content else None

@@ -4,13 +4,12 @@ adapter. Construct the adapter as `GitHubAdapter.from_connection(tenant)` (Airfl
 
 from __future__ import annotations
 
-from include.scm.ado.retry import RetryPolicy
 from include.scm.github.adapter import GitHubAdapter
 from include.scm.github.client import API_VERSION, DEFAULT_API_URL, GitHubClient, graphql_url
-from include.scm.github.connection import GitHubSettings, connection_settings
 from include.scm.github.errors import GitHubError, RetryBudgetExceeded
 from include.scm.github.ids import pack_pr_id, unpack_pr_id
 from include.scm.github.ratelimit import RateLimitTransport
+from include.scm.http_retry import RetryPolicy
 
 __all__ = [
     "API_VERSION",
@@ -18,11 +17,9 @@ __all__ = [
     "GitHubAdapter",
     "GitHubClient",
     "GitHubError",
-    "GitHubSettings",
     "RateLimitTransport",
     "RetryBudgetExceeded",
     "RetryPolicy",
-    "connection_settings",
     "graphql_url",
     "pack_pr_id",
     "unpack_pr_id",

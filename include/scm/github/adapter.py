@@ -23,16 +23,16 @@ from typing import Any, Literal
 import httpx
 
 from include.scm import contract
-from include.scm.ado.retry import RetryPolicy
 from include.scm.base import Comment, FileChange, PullRequest, ScmError
 from include.scm.changes import REGULAR, plan
+from include.scm.connections import read_connection
 from include.scm.git import BareRepo, check_path, with_trailer
 from include.scm.github.client import GitHubClient
-from include.scm.github.connection import connection_settings
 from include.scm.github.errors import GitHubError, mapped
 from include.scm.github.ids import pack_pr_id, unpack_pr_id
 from include.scm.github.models import IssueComment, Repository, ReviewComment, StatusState
 from include.scm.github.models import PullRequest as GitHubPullRequest
+from include.scm.http_retry import RetryPolicy
 from include.scm.markers import carries, key_marker, marked, with_workitem, without_markers, workitem_of
 from include.scm.mirror import basic_env, branch_diff, clone_or_refresh, fetch_mirror
 from include.settings import get_settings
@@ -71,10 +71,10 @@ class GitHubAdapter:
     def from_connection(
         cls, tenant: str, conn_id: str | None = None, *, owner: str | None = None, **kwargs: Any
     ) -> GitHubAdapter:
-        """The adapter from the Airflow connection `github_<tenant>` (see connection.py); `kwargs` go to
-        __init__ (cache_dir, policy, transport)."""
-        settings = connection_settings(conn_id or f"github_{tenant}", owner=owner)
-        return cls(tenant, settings.api_url, settings.token, owner=settings.owner, **kwargs)
+        """The adapter from the tenant's Airflow connection `github_<tenant>` (include/scm/connections.py); `owner`
+        overrides the connection's extra.owner; `kwargs` go to __init__ (cache_dir, policy, transport)."""
+        conn = read_connection("github", tenant, conn_id, overrides={"scope": owner})
+        return cls(tenant, conn.url, conn.token, owner=conn.scope, **kwargs)
 
     def close(self) -> None:
         self.client.close()

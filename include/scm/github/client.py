@@ -14,8 +14,6 @@ from urllib.parse import quote
 
 import httpx
 
-from include.scm.ado.errors import RetryBudgetExceeded as SharedBudgetExceeded
-from include.scm.ado.retry import Pacer, RetryPolicy, send_with_retry
 from include.scm.github.errors import GitHubError, RetryBudgetExceeded, error_from_response
 from include.scm.github.models import (
     CombinedStatus,
@@ -33,6 +31,8 @@ from include.scm.github.models import (
     StatusState,
 )
 from include.scm.github.ratelimit import RateLimitTransport
+from include.scm.http_retry import Pacer, RetryPolicy, send_with_retry
+from include.scm.http_retry import RetryBudgetExceeded as SharedBudgetExceeded
 
 API_VERSION = "2022-11-28"
 DEFAULT_API_URL = "https://api.github.com"
@@ -98,7 +98,7 @@ class GitHubClient:
         request = self._http.build_request(method, url, params=params, json=body)
         try:
             response = send_with_retry(self._http, request, replay_safe=replay_safe, policy=self.policy,
-                                       pacer=self._pacer, sleep=self._sleep)
+                                       pacer=self._pacer, sleep=self._sleep, service="GitHub")
         except SharedBudgetExceeded as exc:
             raise RetryBudgetExceeded(
                 exc.status,

@@ -1,4 +1,4 @@
-"""GitHub's rate-limit signals, translated into the ones the shared retry loop (include/scm/ado/retry.py)
+"""GitHub's rate-limit signals, translated into the ones the shared retry loop (include/scm/http_retry.py)
 already honours, so one policy governs both services. GitHub answers an exhausted primary limit with 403 or
 429 and `x-ratelimit-remaining: 0` plus `x-ratelimit-reset` (epoch seconds), a secondary limit with 403 or
 429 and usually `retry-after`, and says: without either header, wait at least a minute. The loop retries

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from include.scm import contract
-from include.scm.ado.retry import RetryPolicy
 from include.scm.base import Comment, FileChange, PullRequest, ScmError
+from include.scm.connections import read_connection
 from include.scm.errors import error_mapper
 from include.scm.git import check_path, with_trailer
-from include.scm.gitlab.client import DEFAULT_URL, GitLabClient
+from include.scm.gitlab.client import GitLabClient
 from include.scm.gitlab.convert import (
     TO_GITLAB,
     commit_actions,
@@ -32,6 +32,7 @@ from include.scm.gitlab.convert import (
 from include.scm.gitlab.errors import GitLabError, OutcomeUnknown
 from include.scm.gitlab.mirror import Mirrors, shown_lines
 from include.scm.gitlab.models import MergeRequest, Position, Project
+from include.scm.http_retry import RetryPolicy
 from include.scm.markers import carries, key_marker, marked, with_workitem
 from include.scm.mirror import branch_diff
 from include.settings import get_settings
@@ -79,22 +80,10 @@ class GitLabAdapter:
 
     @classmethod
     def from_connection(cls, tenant: str, conn_id: str | None = None, **kwargs: Any) -> GitLabAdapter:
-        """From the Airflow connection `gitlab_<tenant>` in the GitLab provider's shape: password = access token,
-        host = instance URL (default https://gitlab.com), extra `namespace` = the tenant's group path."""
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        conn_id = conn_id or f"gitlab_{tenant}"
-        fix = (f"create it with host = the GitLab URL, password = an access token with the `api` scope and extra "
-               f'{{"namespace": "<group path>"}}, e.g. AIRFLOW_CONN_{conn_id.upper()}')
-        try:
-            conn = BaseHook.get_connection(conn_id)
-        except AirflowNotFoundException as exc:
-            raise ScmError(f"no Airflow connection {conn_id!r} for tenant {tenant!r}: {fix}") from exc
-        if not conn.password:
-            raise ScmError(f"Airflow connection {conn_id!r} has no password (the GitLab access token): {fix}")
-        namespace = kwargs.pop("namespace", None) or conn.extra_dejson.get("namespace", "")
-        return cls(tenant, _instance_url(conn.host, conn.port), conn.password, namespace=namespace, **kwargs)
+        """The adapter from the tenant's Airflow connection `gitlab_<tenant>` (include/scm/connections.py): a
+        `namespace` argument overrides the connection's extra.namespace; other `kwargs` go to __init__."""
+        conn = read_connection("gitlab", tenant, conn_id, overrides={"scope": kwargs.pop("namespace", None)})
+        return cls(tenant, conn.url, conn.token, namespace=conn.scope, **kwargs)
 
     def close(self) -> None:
         self.client.close()
@@ -367,15 +356,3 @@ class GitLabAdapter:
     def _pr(self, repo: str, raw: MergeRequest) -> PullRequest:
         self._owners[raw.iid] = repo
         return to_pull_request(repo, raw)
-
-
-def _instance_url(host: str | None, port: int | None) -> str:
-    """An Airflow connection's host as a base URL: scheme https unless given, the port when set apart."""
-    if not host:
-        return DEFAULT_URL
-    url = host if "://" in host else f"https://{host}"
-    scheme, _, rest = url.partition("://")
-    netloc, slash, path = rest.partition("/")
-    if port and ":" not in netloc:
-        netloc = f"{netloc}:{port}"
-    return f"{scheme}://{netloc}{slash}{path}"

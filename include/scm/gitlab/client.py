@@ -1,6 +1,6 @@
 """A small typed client for the GitLab REST API v4 (projects, branches, commits, merge requests, notes,
 discussions, commit statuses). Projects are addressed by their URL-encoded path (`group%2Fname`), the token
-travels as `PRIVATE-TOKEN`. Requests go through the shared retry loop of include/scm/ado/retry.py with GitLab's
+travels as `PRIVATE-TOKEN`. Requests go through the shared retry loop of include/scm/http_retry.py with GitLab's
 rate-limit headers. Writes that a replay could repeat check for their own earlier effect (branch already at
 the commit, the open MR from the source branch, the MR already merged, the status already in that state);
 the writes that cannot (a commit, a note, a status) are sent once and report a lost answer as OutcomeUnknown,
@@ -15,8 +15,6 @@ from urllib.parse import quote
 
 import httpx
 
-from include.scm.ado.errors import RetryBudgetExceeded as SharedBudgetExceeded
-from include.scm.ado.retry import RetryPolicy, send_with_retry
 from include.scm.gitlab.errors import GitLabError, OutcomeUnknown, RetryBudgetExceeded, error_from_response
 from include.scm.gitlab.models import (
     Branch,
@@ -32,6 +30,8 @@ from include.scm.gitlab.models import (
     StatusState,
 )
 from include.scm.gitlab.pacing import GitLabPacer
+from include.scm.http_retry import RetryBudgetExceeded as SharedBudgetExceeded
+from include.scm.http_retry import RetryPolicy, send_with_retry
 
 API_PATH = "/api/v4"
 DEFAULT_URL = "https://gitlab.com"
@@ -105,9 +105,9 @@ class GitLabClient:
             policy = policy.model_copy(update={"retry_statuses": policy.retry_statuses & NOT_APPLIED})
         try:
             response = send_with_retry(self._http, request, replay_safe=replay_safe and not once, policy=policy,
-                                       pacer=self._pacer, sleep=self._sleep)
+                                       pacer=self._pacer, sleep=self._sleep, service="GitLab")
         except SharedBudgetExceeded as exc:
-            raise RetryBudgetExceeded(exc.status, exc.message.replace("Azure DevOps", "GitLab")) from exc
+            raise RetryBudgetExceeded(exc.status, exc.message) from exc
         except httpx.TransportError as exc:
             raise OutcomeUnknown(503, f"{method} /{path} lost its answer ({type(exc).__name__}: {exc}); it may "
                                       "have been applied") from exc

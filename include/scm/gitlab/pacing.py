@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from include.scm.ado.retry import Pacer, RetryPolicy
+from include.scm.http_retry import Pacer, RetryPolicy
 
 
 class GitLabPacer(Pacer):

@@ -205,7 +205,8 @@ def test_directory_check_needs_no_platform(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_directory_apply_shows_the_new_secret_even_when_airflow_is_away(
-        db: psycopg.Connection, no_ledger: None, forge_dir: Path, no_airflow: str, capsys: pytest.CaptureFixture[str]) -> None:
+        db: psycopg.Connection, no_ledger: None, forge_dir: Path, no_airflow: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
     from include.store.tenants import authenticate, get_tenant
 
     code, out, err = run(capsys, "directory", "apply", str(EXAMPLE))

@@ -80,13 +80,14 @@ def test_from_connection_defaults_and_gaps(github_emulator: GitHubEmulatorServer
                                                                 "extra": {"owner": "acme"}}))
     assert GitHubAdapter.from_connection("cloud").client.api_url == "https://api.github.com"
     monkeypatch.setenv("AIRFLOW_CONN_GITHUB_ORPHAN", connection(github_emulator, extra={}))
-    with pytest.raises(ScmError, match="'github_orphan' lacks extra.owner"):
+    with pytest.raises(ScmError, match="'github_orphan' lacks owner \\(set extra.owner\\)"):
         GitHubAdapter.from_connection("orphan")
     assert GitHubAdapter.from_connection("orphan", owner="someone").owner == "someone"
     monkeypatch.setenv("AIRFLOW_CONN_OTHER", connection(github_emulator, host="ghe.example.com"))
-    with pytest.raises(ScmError, match="must be the API URL, starting with https://"):
+    with pytest.raises(ScmError, match="must be the API URL: it must start with https://"):
         GitHubAdapter.from_connection("acme", "other")
-    with pytest.raises(ScmError, match="no Airflow connection 'github_nobody': create one of type 'github'"):
+    with pytest.raises(ScmError, match="no Airflow connection 'github_nobody' for tenant 'nobody': create one of "
+                                       "type 'github'"):
         GitHubAdapter.from_connection("nobody")
 
 

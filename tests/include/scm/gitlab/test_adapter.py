@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from include.scm.ado.retry import RetryPolicy
 from include.scm.base import FileChange, ScmError
 from include.scm.git import run_git
 from include.scm.gitlab import GitLabAdapter
+from include.scm.http_retry import RetryPolicy
 from tests.emulators.gitlab.server import TOKEN, GitLabEmulator
 
 TENANT = "acme"

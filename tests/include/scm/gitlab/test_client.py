@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from include.scm.ado.retry import RetryPolicy
 from include.scm.git import run_git
 from include.scm.gitlab import GitLabClient, GitLabError, OutcomeUnknown, RetryBudgetExceeded, api_root
 from include.scm.gitlab.models import CommitAction
+from include.scm.http_retry import RetryPolicy
 from tests.emulators.gitlab.server import TOKEN, GitLabEmulator
 
 PROJECT = "acme/app"

@@ -1,8 +1,13 @@
-"""Sending one ADO request through throttling and outages. ADO answers load with delayed 200s carrying
-`Retry-After`, then 429 (TF400733); outages answer 503 or drop connections. We wait as told, otherwise back
-off exponentially with full jitter, and give up once the total wait would pass a bound, so a caller (an
-Airflow task) fails clearly instead of hanging. A request is replayed after a transport error only when
-replaying it is safe: reads, idempotent writes, and POSTs whose caller checks for its own earlier effect."""
+"""Sending one request to a forge (Azure DevOps, GitHub, GitLab) through throttling and outages: the retry and
+pacing loop every forge client shares. Forges answer load with `Retry-After` (ADO also on delayed 200s), then
+429; outages answer 502/503/504 or drop connections. We wait as told, otherwise back off exponentially with
+full jitter, and give up once the total wait would pass a bound, so a caller (an Airflow task) fails clearly
+instead of hanging. A request is replayed after a transport error only when replaying it is safe: reads,
+idempotent writes, and POSTs whose caller checks for its own earlier effect.
+
+Each forge's own rate-limit headers are read by its Pacer subclass or transport (ADO's `X-RateLimit-*` here;
+GitHub: include/scm/github/ratelimit.py; GitLab: include/scm/gitlab/pacing.py); each client turns
+RetryBudgetExceeded into its own error type with its service's name."""
 
 from __future__ import annotations
 
@@ -14,9 +19,19 @@ from collections.abc import Callable
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from include.scm.ado.errors import RetryBudgetExceeded
+from include.scm.base import ScmError
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+class RetryBudgetExceeded(ScmError):
+    """Throttling or outages outlasted the policy's total wait; the call was not (knowingly) applied. `status` is
+    the last status seen (503 when the last failure was a broken connection)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(message)
 
 
 class RetryPolicy(BaseModel):
@@ -36,8 +51,9 @@ class RetryPolicy(BaseModel):
 
 
 class Pacer:
-    """Client-wide 'not before' time, moved by Retry-After on successes and by a falling rate-limit budget,
-    so the next request waits instead of earning a 429."""
+    """Client-wide 'not before' time, moved by Retry-After on successes and by a falling rate-limit budget
+    (`X-RateLimit-Remaining`, `X-RateLimit-Delay`: ADO's names, which GitHub's transport also writes), so the next
+    request waits instead of earning a 429."""
 
     def __init__(self) -> None:
         self._not_before = 0.0
@@ -60,7 +76,7 @@ class Pacer:
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """ADO sends Retry-After in seconds (never an HTTP date)."""
+    """Retry-After in seconds (what the forges send; an HTTP date is not used by any of them)."""
     return _float_header(response, "Retry-After")
 
 
@@ -81,6 +97,7 @@ def send_with_retry(
     pacer: Pacer,
     sleep: Callable[[float], None] = time.sleep,
     rng: Callable[[], float] = random.random,
+    service: str = "the service",
 ) -> httpx.Response:
     """Send `request` until it gets a non-retryable answer or the wait budget runs out."""
     started = time.monotonic()
@@ -89,7 +106,7 @@ def send_with_retry(
     while True:
         wait = pacer.delay()
         if wait:
-            _wait(wait, started, policy, sleep, failures, last, last_status)
+            _wait(wait, started, policy, sleep, failures, last, last_status, service)
         try:
             response = client.send(request)
         except httpx.TransportError as exc:
@@ -99,7 +116,7 @@ def send_with_retry(
                     raise
             failures += 1
             last, last_status = f"{type(exc).__name__}: {exc}", 503
-            _wait(policy.backoff(failures, rng), started, policy, sleep, failures, last, last_status)
+            _wait(policy.backoff(failures, rng), started, policy, sleep, failures, last, last_status, service)
             continue
         pacer.observe(response, policy)
         if response.status_code not in policy.retry_statuses:
@@ -108,7 +125,7 @@ def send_with_retry(
         last, last_status = f"HTTP {response.status_code}", response.status_code
         hinted = retry_after(response)
         delay = hinted + rng() * policy.base_delay if hinted is not None else policy.backoff(failures, rng)
-        _wait(delay, started, policy, sleep, failures, last, last_status)
+        _wait(delay, started, policy, sleep, failures, last, last_status, service)
 
 
 def _wait(
@@ -119,6 +136,7 @@ def _wait(
     failures: int,
     last: str,
     last_status: int,
+    service: str,
 ) -> None:
     """Sleep `delay`, or raise if that would pass the bound; the error carries the last status seen
     (503 when the last failure was a broken connection)."""
@@ -127,8 +145,7 @@ def _wait(
         raise RetryBudgetExceeded(
             last_status,
             f"gave up after {failures} failed attempt(s) and {elapsed:.1f}s; waiting {delay:.1f}s more would pass "
-            f"the {policy.max_total_wait:g}s bound (last: {last}). Azure DevOps is throttling or unavailable: "
-            "retry the task later or raise RetryPolicy.max_total_wait.",
-            type_key="RetryBudgetExceeded",
+            f"the {policy.max_total_wait:g}s bound (last: {last}). {service[0].upper()}{service[1:]} is throttling "
+            "or unavailable: retry the task later or raise RetryPolicy.max_total_wait.",
         )
     sleep(delay)
