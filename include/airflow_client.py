@@ -27,6 +27,14 @@ class AirflowClient:
         self._token: str | None = None
 
     @classmethod
+    def with_token(cls, base_url: str, token: str, timeout: float = 10.0) -> AirflowClient:
+        """A client acting as the person whose JWT this is (the ops routes forward the caller's own token, so
+        Airflow checks that person's rights and records their name); a 401 is not retried with a login."""
+        client = cls(base_url, "", "", timeout)
+        client._token = token
+        return client
+
+    @classmethod
     def from_settings(cls) -> AirflowClient:
         s = get_settings()
         return cls(s.airflow_api_url, s.airflow_user, s.airflow_password)
@@ -54,7 +62,7 @@ class AirflowClient:
         for attempt in range(2):
             headers = {**extra_headers, "Authorization": f"Bearer {self.token()}"}
             response = self._http.request(method, path, headers=headers, **kwargs)
-            if response.status_code == 401 and attempt == 0:
+            if response.status_code == 401 and attempt == 0 and self._username:
                 self._token = None
                 continue
             break

@@ -9,6 +9,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from plugins.ingress.ops_routes import router as ops_router
 from plugins.ingress.ratelimit import DEFAULT_BURST, DEFAULT_RATE_PER_S, RateLimiter
 from plugins.ingress.routes import router
 from plugins.ingress.state import DEFAULT_MAX_IN_FLIGHT, IngressState
@@ -38,6 +39,7 @@ def create_app(db_url: str | None = None, *, hook_rate_per_s: float = DEFAULT_RA
     app.state.ingress = state
     app.include_router(router)
     app.include_router(tracker_router)
+    app.include_router(ops_router)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     return app
 

@@ -8,13 +8,12 @@ metadata database holds the one table it reads). Nothing is overridden in the ap
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -23,13 +22,11 @@ from include.store import gates
 from include.store.tenants import create_tenant
 from plugins.ingress.app import URL_PREFIX, create_app
 from plugins.ingress.hooks import MAX_BODY_BYTES
+from tests.plugins.conftest import Token, bearer
 
 EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "ado-events"
 TENANT, HOOK_USER, HOOK_SECRET = "acme", "ado-acme", "s3cret-hook"
 HOOK = f"{URL_PREFIX}/hooks/ado/{TENANT}"
-JWT_SECRET = "ticketpilot-test-jwt-secret-" + "x" * 64
-
-Token = Callable[..., str]
 
 
 def event(name: str) -> dict[str, Any]:
@@ -38,41 +35,6 @@ def event(name: str) -> dict[str, Any]:
 
 def count(conn: psycopg.Connection, table: str) -> int:
     return conn.execute(f"SELECT count(*) AS n FROM ticketpilot.{table}").fetchone()["n"]
-
-
-@pytest.fixture(scope="module")
-def auth_manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Airflow's default auth manager with a known signing secret and a metadata DB for revocations."""
-    from airflow import settings
-    from airflow.api_fastapi.app import create_auth_manager, purge_cached_app
-    from airflow.api_fastapi.auth.managers.base_auth_manager import BaseAuthManager
-    from airflow.models.revoked_token import RevokedToken
-
-    def reset() -> None:
-        BaseAuthManager._get_token_signer.cache_clear()
-        BaseAuthManager._get_token_validator.cache_clear()
-        purge_cached_app()
-        settings.configure_vars()
-        settings.reconfigure_orm()
-
-    metadata = tmp_path_factory.mktemp("airflow") / "airflow.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{metadata}")
-        mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", JWT_SECRET)
-        mp.setenv("AIRFLOW__CORE__AUTH_MANAGER",
-                  "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager")
-        reset()
-        RevokedToken.__table__.create(settings.engine)
-        yield create_auth_manager()
-    reset()
-
-
-@pytest.fixture
-def token(auth_manager: Any) -> Token:
-    def make(username: str, role: str = "user") -> str:
-        return auth_manager.generate_jwt(SimpleAuthManagerUser(username=username, role=role))
-
-    return make
 
 
 @pytest.fixture
@@ -174,10 +136,6 @@ def test_unusable_delivery_is_422_with_the_reason(client: TestClient, db: psycop
 @pytest.fixture
 def r2_gate(db: psycopg.Connection) -> dict[str, Any]:
     return gates.request_gate(db, ticket_key="acme-5", run_id="run-1", risk_class=RiskClass.R2, named_approvers=[])
-
-
-def bearer(value: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value}"}
 
 
 @pytest.mark.parametrize("headers", [{}, bearer("not-a-jwt")])

@@ -1,18 +1,12 @@
-"""Pausing a tenant against the real platform database and an Airflow API stand-in that answers the DAG list
-the way Airflow 3 does (`dag_id_pattern` as a LIKE pattern, `_` matching any character): the spawner holds the
-tenant's rows and only its rows, only the tenant's own DAGs are paused, a DAG a person had paused stays paused
-after the resume, and both verbs are safe to repeat. The real Airflow is exercised in
+"""Pausing a tenant against the real platform database and a stand-in of Airflow's DAG API
+(tests/emulators/airflow_dags.py, `dag_id_pattern` as a LIKE pattern where `_` matches any character): the
+spawner holds the tenant's rows and only its rows, only the tenant's own DAGs are paused, a DAG a person had
+paused stays paused after the resume, and both verbs are safe to repeat. The real Airflow is exercised in
 tests/e2e/test_own_repository.py."""
 
 from __future__ import annotations
 
-import json
-import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import psycopg
 import pytest
@@ -21,61 +15,15 @@ from include.airflow_client import AirflowClient
 from include.spawner.service import Spawner
 from include.store.tenants import create_tenant, get_tenant
 from include.tenancy.pause import pause, resume, tenant_dags
-
-
-class DagsApi(BaseHTTPRequestHandler):
-    dags: dict[str, bool] = {}  # dag_id -> is_paused
-    patches: list[tuple[str, bool]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        self._answer(201, {"access_token": "t"})
-
-    def do_GET(self) -> None:  # noqa: N802
-        url = urlparse(self.path)
-        query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        if url.path == "/api/v2/dags":
-            like = re.compile("^" + re.escape(query["dag_id_pattern"]).replace("_", ".").replace("%", ".*"),
-                              re.IGNORECASE)
-            names = sorted(d for d, p in self.dags.items() if like.search(d)
-                           and ("paused" not in query or str(p).lower() == query["paused"]))
-            offset, limit = int(query["offset"]), int(query["limit"])
-            return self._answer(200, {"dags": [{"dag_id": d, "is_paused": self.dags[d]}
-                                               for d in names[offset:offset + limit]]})
-        dag_id = url.path.removeprefix("/api/v2/dags/")
-        if dag_id not in self.dags:
-            return self._answer(404, {"detail": "not found"})
-        return self._answer(200, {"dag_id": dag_id, "is_paused": self.dags[dag_id]})
-
-    def do_PATCH(self) -> None:  # noqa: N802
-        dag_id = self.path.removeprefix("/api/v2/dags/")
-        paused = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["is_paused"]
-        type(self).dags[dag_id] = paused
-        type(self).patches.append((dag_id, paused))
-        self._answer(200, {"dag_id": dag_id, "is_paused": paused})
-
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+from tests.emulators.airflow_dags import DagsApi, dags_api
 
 
 @pytest.fixture
 def airflow() -> Iterator[AirflowClient]:
-    DagsApi.dags = {"ticket__acme__1": False, "ticket__acme__2": True, "ticket__acme-b__7": False,
-                    "ticket__acmex_9": False, "ticketpilot__evals": False}
-    DagsApi.dags |= {f"ticket__acme__{n}": False for n in range(100, 230)}  # more than one page
-    DagsApi.patches = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), DagsApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    with AirflowClient(f"http://127.0.0.1:{server.server_port}", "ops", "pw") as client:
+    dags = {"ticket__acme__1": False, "ticket__acme__2": True, "ticket__acme-b__7": False, "ticket__acmex_9": False,
+            "ticketpilot__evals": False} | {f"ticket__acme__{n}": False for n in range(100, 230)}  # > one page
+    with dags_api(dags) as url, AirflowClient(url, "ops", "pw") as client:
         yield client
-    server.shutdown()
 
 
 def outbox(db: psycopg.Connection, *dag_ids: str) -> None:
