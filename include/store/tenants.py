@@ -170,6 +170,14 @@ def update_settings(conn: psycopg.Connection, tenant_id: str, *, default_repo: s
     return changed
 
 
+def set_hook_secret(conn: psycopg.Connection, tenant_id: str, secret: str) -> None:
+    """Replace the tenant's hook secret (only its SHA-256 is kept): for whoever writes it into the tracker at once,
+    as the Project Factory does into the project's service-hook subscriptions."""
+    if conn.execute("UPDATE ticketpilot.tenants SET hook_secret_sha256 = %s WHERE tenant_id = %s",
+                    (secret_digest(secret), tenant_id)).rowcount != 1:
+        raise LookupError(f"no tenant {tenant_id!r}")
+
+
 def set_paused(conn: psycopg.Connection, tenant_id: str, *, by: str, reason: str) -> tuple[Tenant, bool]:
     """Mark the tenant paused (a repeat keeps the first pause's time, person and reason); (row, newly paused)."""
     with conn.cursor(row_factory=dict_row) as cur:

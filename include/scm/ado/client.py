@@ -67,6 +67,7 @@ class AdoClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = f"{org_url.rstrip('/')}/{quote(project, safe='')}/_apis"
+        self.org_api = f"{org_url.rstrip('/')}/_apis"
         self.policy = policy or RetryPolicy()
         self._http = httpx.Client(auth=auth, timeout=timeout, transport=transport)
         self._pacer = Pacer()
@@ -103,15 +104,31 @@ class AdoClient:
         replay_safe: bool = False,
     ) -> Any:
         """The parsed JSON body of a success; any other answer becomes an AdoError."""
+        response = self.send(method, f"{self.base_url}/{path}", params=params, body=body, content_type=content_type,
+                             api_version=api_version, replay_safe=replay_safe)
+        return response.json() if response.content else None
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        api_version: str = API_VERSION,
+        replay_safe: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """A success answer to a request at any URL of the organisation (`org_api` for organisation-level
+        resources: projects, operations, service hooks); any other answer becomes an AdoError."""
         query = {k: v for k, v in (params or {}).items() if v is not None} | {"api-version": api_version}
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **(headers or {})}
         content = None
         if body is not None:
             headers["Content-Type"] = content_type
             content = json.dumps(body).encode()
-        request = self._http.build_request(
-            method, f"{self.base_url}/{path}", params=query, headers=headers, content=content
-        )
+        request = self._http.build_request(method, url, params=query, headers=headers, content=content)
         try:
             response = send_with_retry(self._http, request, replay_safe=replay_safe, policy=self.policy,
                                        pacer=self._pacer, sleep=self._sleep, service="Azure DevOps")
@@ -119,7 +136,7 @@ class AdoClient:
             raise RetryBudgetExceeded(exc.status, exc.message, type_key="RetryBudgetExceeded") from exc
         if not response.is_success:
             raise error_from_response(response)
-        return response.json() if response.content else None
+        return response
 
     def _get(self, path: str, model: type[M], /, **params: Any) -> M:
         return model.model_validate(self._call("GET", path, params=params))

@@ -17,12 +17,20 @@ IDENTITY = "Ticketpilot Bot <bot@ticketpilot.local>"
 
 
 class EmulatedRepo:
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, project_id: str = "") -> None:
         self.id = str(uuid.uuid4())
         self.name = name
+        self.project_id = project_id  # the id of the project that holds it (EmulatorState.projects)
         self.git = BareRepo(root / f"{self.id}.git", identity=IDENTITY)
         run_git("init", "--bare", "--quiet", "--initial-branch=main", str(self.git.path), cwd=root)
         self.default_branch = "refs/heads/main"
+        self.default_branch_set = False  # ADO shows no defaultBranch for an empty repository until one is set
+
+    def set_default_branch(self, ref: str) -> None:
+        """PATCH defaultBranch: also git's HEAD, so a clone checks that branch out, as ADO's clones do."""
+        self.default_branch = ref
+        self.default_branch_set = True
+        self.git.git("symbolic-ref", "HEAD", ref)
 
     def refs(self, prefix: str = "refs/") -> list[tuple[str, str]]:
         out = self.git.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/")

@@ -27,12 +27,14 @@ class EmulatorServer(ThreadedServer[EmulatorState]):
     def org_url(self) -> str:
         return f"{self.url}/{self.state.org}"
 
-    def seed_repo(self, name: str, files: dict[str, str]) -> str:
-        """Create a repository whose `main` holds `files`; returns main's commit id."""
-        return self.admin("POST", "repos", {"name": name, "files": files})["head"]
+    def seed_repo(self, name: str, files: dict[str, str], project: str | None = None) -> str:
+        """Create a repository whose `main` holds `files` in `project` (name or id; the default project when
+        None); returns main's commit id."""
+        return self.admin("POST", "repos", {"name": name, "files": files, "project": project})["head"]
 
-    def seed_work_item(self, fields: dict[str, Any]) -> dict[str, Any]:
-        return self.admin("POST", "workitems", {"fields": fields})
+    def seed_work_item(self, fields: dict[str, Any], project: str | None = None) -> dict[str, Any]:
+        """Create a work item (announced as workitem.created) in `project` (name or id; the default when None)."""
+        return self.admin("POST", "workitems", {"fields": fields, "project": project})
 
     def subscribe(self, url: str, event_types: list[str], **inputs: Any) -> str:
         """Register a Web Hooks subscription (see service_hooks.Subscription for `inputs`); returns its id."""

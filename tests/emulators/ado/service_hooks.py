@@ -1,7 +1,8 @@
 """Service hooks of the ADO emulator: Web Hooks subscriptions and their deliveries.
 
-A subscription (URL, optional Basic credentials and headers, event types) is registered through
-`POST /_emulator/subscriptions`; every matching event is POSTed in ADO's delivery shape (the samples under
+A subscription (URL, optional Basic credentials and headers, event types, optionally a project) is registered
+through `POST /_emulator/subscriptions` or ADO's own `POST /{org}/_apis/hooks/subscriptions` (hooks_api.py);
+every matching event is POSTed in ADO's delivery shape (the samples under
 shared/reference/ado-events) from a background thread, so the request that caused it answers first, as in
 ADO. 408/502/503/504 and connection failures are retried on ADO's schedule (1, 2, 4, 8, 16, 32, 60, 60 s),
 scaled by the subscription's `retryDelayScale` so tests wait milliseconds; any other failure ends the
@@ -23,7 +24,12 @@ from pydantic import BaseModel
 
 RETRY_SCHEDULE_S = (1, 2, 4, 8, 16, 32, 60, 60)
 RETRYABLE = frozenset({408, 502, 503, 504})
-EVENT_TYPES = frozenset({"workitem.created", "workitem.updated", "git.pullrequest.updated", "build.complete"})
+# The `tfs` publisher's event ids (hooks/httpExamples/publishers/GET__hooks_publishers.json) the emulator raises.
+EVENT_TYPES = frozenset({"workitem.created", "workitem.updated", "git.pullrequest.created", "git.pullrequest.updated",
+                         "build.complete"})
+# Every event id the `tfs` publisher declares: ADO accepts a subscription to any of them; the emulator raises
+# only EVENT_TYPES, so a subscription to another (workitem.commented, git.push, ...) is kept and never fires.
+PUBLISHED_EVENT_TYPES = EVENT_TYPES | {"workitem.commented", "git.push", "message.posted", "tfvc.checkin"}
 
 
 class Subscription(BaseModel):
@@ -35,6 +41,8 @@ class Subscription(BaseModel):
     basicAuthPassword: str | None = None
     httpHeaders: str = ""  # one "Key:value" per line
     retryDelayScale: float = 1.0  # emulator only: 0.01 turns ADO's ~3 minutes of retries into ~2 seconds
+    project_id: str | None = None  # publisherInputs.projectId: only events of that project are delivered
+    enabled: bool = True  # False for ADO's disabled statuses: nothing is delivered
 
 
 @dataclass
@@ -64,17 +72,26 @@ class ServiceHooks:
         self._closed = False
         self._thread: threading.Thread | None = None
 
-    def subscribe(self, subscription: Subscription) -> str:
-        unknown = set(subscription.event_types) - EVENT_TYPES
+    def subscribe(self, subscription: Subscription, sub_id: str | None = None) -> str:
+        """Register `subscription` (under `sub_id` when given: a replace keeps its id); returns the id."""
+        unknown = set(subscription.event_types) - PUBLISHED_EVENT_TYPES
         if unknown:
             raise ValueError(f"unsupported event types {sorted(unknown)}; supported: {sorted(EVENT_TYPES)}")
-        sub_id = str(uuid.uuid4())
+        sub_id = sub_id or str(uuid.uuid4())
         self.subscriptions[sub_id] = subscription
         return sub_id
 
+    def unsubscribe(self, sub_id: str) -> None:
+        """Forget a subscription; its deliveries still queued are dropped when their turn comes."""
+        self.subscriptions.pop(sub_id, None)
+
     def publish(self, envelope: dict[str, Any]) -> None:
-        """Queue the event `envelope` (all but the per-delivery ids) for every subscription of its type."""
-        for sub_id, subscription in self.subscriptions.items():
+        """Queue the event `envelope` (all but the per-delivery ids) for every enabled subscription of its type
+        and, where the subscription names one, its project (`resourceContainers.project.id`)."""
+        project = ((envelope.get("resourceContainers") or {}).get("project") or {}).get("id")
+        for sub_id, subscription in list(self.subscriptions.items()):
+            if not subscription.enabled or subscription.project_id not in (None, project):
+                continue
             if envelope["eventType"] in subscription.event_types:
                 payload = {"subscriptionId": sub_id, "notificationId": len(self.deliveries) + 1,
                            "id": str(uuid.uuid4()), **envelope}
@@ -109,7 +126,10 @@ class ServiceHooks:
                 self._send(client, delivery)
 
     def _send(self, client: httpx.Client, delivery: Delivery) -> None:
-        subscription = self.subscriptions[delivery.subscription_id]
+        subscription = self.subscriptions.get(delivery.subscription_id)
+        if subscription is None:  # deleted while the delivery waited
+            delivery.outcome = "failed"
+            return
         headers = {key.strip(): value.strip() for key, _, value in
                    (line.partition(":") for line in subscription.httpHeaders.splitlines() if ":" in line)}
         auth = None

@@ -1,14 +1,20 @@
-"""What the ADO emulator remembers: git repositories (real, on disk) and in-memory work items, pull
-requests, threads, reviewers, statuses, pipeline runs and builds. Records are kept in ADO's own JSON
-shape, so rendering is a copy and the contract test checks the shapes the client will really meet."""
+"""What the ADO emulator remembers: projects, their git repositories (real, on disk) and in-memory work
+items, pull requests, threads, reviewers, statuses, pipelines, runs and builds, branch policies, service hook
+subscriptions and wikis. Records are kept in ADO's own JSON shape, so rendering is a copy and the contract
+tests check the shapes the client will really meet.
+
+One project exists from the start (`project`, "proj"): the one every older test and the ticket DAGs use; its
+repositories are `repos`, by name. More are created through `POST /{org}/_apis/projects` (projects.py)."""
 
 from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
@@ -32,17 +38,51 @@ def now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+@dataclass
+class Project:
+    """A team project: its TeamProject fields, and its repositories by name (ADO names are unique per project)."""
+
+    name: str
+    description: str = ""
+    visibility: str = "private"
+    state: str = "wellFormed"  # createPending/new while its create operation runs (projects.py)
+    capabilities: dict[str, dict[str, str]] = field(default_factory=lambda: {
+        "versioncontrol": {"sourceControlType": "Git"},
+        "processTemplate": {"templateTypeId": AGILE_PROCESS, "templateName": "Agile"}})
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    default_team_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    revision: int = 1
+    last_update: str = field(default_factory=now)
+    repos: dict[str, EmulatedRepo] = field(default_factory=dict)
+
+    def named(self, name_or_id: str) -> bool:
+        return name_or_id == self.id or name_or_id.casefold() == self.name.casefold()
+
+
+AGILE_PROCESS = "adcc42ab-9882-485e-a3ed-7678f01f66bc"  # the Agile process template's id in every organisation
+
+
 class EmulatorState:
-    """One organisation/project; the app's handlers run one at a time on the event loop, so no locks."""
+    """One organisation and its projects; the app's handlers run one at a time on the event loop, so no locks."""
 
     def __init__(self, root: Path, org: str = "org", project: str = "proj") -> None:
         self.root = root
         self.org = org
-        self.project = project
+        self.project = project  # the default project's name
         self.base_url = ""
+        self.host_id = str(uuid.uuid4())  # the organisation's host id (service hook publisherInputs.hostId)
         self.faults = FaultBook()
         self.service_hooks = ServiceHooks()
-        self.repos: dict[str, EmulatedRepo] = {}
+        self.default_project = Project(project)
+        self.projects: dict[str, Project] = {self.default_project.id: self.default_project}
+        self.repos = self.default_project.repos  # the default project's repositories, by name
+        self.operations: dict[str, dict[str, Any]] = {}  # project creation, by operation id (projects.py)
+        self.policies: dict[int, dict[str, Any]] = {}  # PolicyConfiguration by id, `_project` inside (policy.py)
+        self.pipeline_definitions: dict[int, dict[str, Any]] = {}  # Pipeline by id (pipeline_defs.py)
+        self.pipeline_project: dict[int, str] = {}  # project id of each created pipeline
+        self.run_project: dict[int, str] = {}  # project id of each run (its build.complete names it)
+        self.hook_subscriptions: dict[str, dict[str, Any]] = {}  # Subscription by id, secrets unmasked (hooks_api.py)
+        self.wikis: dict[str, dict[str, Any]] = {}  # WikiV2 by id plus its pages (wiki.py)
         self.work_items: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.pull_requests: dict[int, dict[str, Any]] = {}
@@ -63,8 +103,54 @@ class EmulatorState:
     def next_id(self) -> int:
         return next(self._ids)
 
-    def api(self, tail: str) -> str:
-        return f"{self.base_url}/{self.org}/{self.project}/_apis/{tail}"
+    def api(self, tail: str, project: Project | None = None) -> str:
+        name = (project or self.default_project).name
+        return f"{self.base_url}/{self.org}/{quote(name, safe='')}/_apis/{tail}"
+
+    def org_api(self, tail: str) -> str:
+        return f"{self.base_url}/{self.org}/_apis/{tail}"
+
+    # --- projects -----------------------------------------------------------------------------------
+
+    def find_project(self, name_or_id: str) -> Project | None:
+        """A project by id or by name (ADO names are case-insensitive), deleted ones excepted."""
+        return next((p for p in self.projects.values() if p.named(name_or_id) and p.state != "deleted"), None)
+
+    def project_of(self, name_or_id: str | None) -> Project:
+        if name_or_id is None:
+            return self.default_project
+        found = self.find_project(name_or_id)
+        if found is None:
+            raise AdoHttpError(404, f"TF200016: The following project does not exist: {name_or_id}. Verify that "
+                                    "the name of the project is correct and that the project exists on the specified "
+                                    "Azure DevOps Server.", "ProjectDoesNotExistWithNameException", 200016)
+        return found
+
+    def add_repo(self, project: Project, name: str) -> EmulatedRepo:
+        """A new, empty repository of `project`."""
+        self._new_repo_name(project, name)
+        repo = EmulatedRepo(self.root, name, project.id)
+        project.repos[name] = repo
+        return repo
+
+    def rename_repo(self, repo: EmulatedRepo, name: str) -> None:
+        project = self.projects[repo.project_id]
+        if name.casefold() != repo.name.casefold():
+            self._new_repo_name(project, name)
+        del project.repos[repo.name]
+        repo.name = name
+        project.repos[name] = repo
+
+    @staticmethod
+    def _new_repo_name(project: Project, name: str) -> None:
+        """Repository names are unique per project, case-insensitively. The 7.1 spec documents no errors; ADO
+        answers 409 with this TF400948 message (as public clients of the service record it); the typeKey is
+        the emulator's guess."""
+        if not name.strip():
+            raise AdoHttpError(400, "A repository name is required.", "InvalidArgumentValueException")
+        if any(r.name.casefold() == name.casefold() for r in project.repos.values()):
+            raise AdoHttpError(409, f"TF400948: A Git repository with the name {name} already exists.",
+                               "GitRepositoryNameAlreadyExistsException", 400948)
 
     def who(self) -> dict[str, Any]:
         url = f"{self.base_url}/{self.org}/_apis/Identities/{self.identity['id']}"
@@ -72,26 +158,32 @@ class EmulatorState:
 
     # --- seeding (admin API) ------------------------------------------------------------------------
 
-    def create_repo(self, name: str, files: dict[str, str]) -> EmulatedRepo:
-        repo = EmulatedRepo(self.root, name)
-        self.repos[name] = repo
+    def create_repo(self, name: str, files: dict[str, str], project: str | None = None) -> EmulatedRepo:
+        owner = self.project_of(project)
+        repo = EmulatedRepo(self.root, name, owner.id)
+        owner.repos[name] = repo
         changes = [{"changeType": "add", "item": {"path": p}, "newContent": {"content": c}} for p, c in files.items()]
         commit = repo.commit_changes(None, "Initial commit", changes)
         repo.update_ref(repo.default_branch, ZERO, commit)
         return repo
 
-    def create_work_item(self, fields: dict[str, Any]) -> dict[str, Any]:
+    def create_work_item(self, fields: dict[str, Any], project: str | None = None) -> dict[str, Any]:
+        owner = self.project_of(project)
         item_id = self.next_id()
         stamp = now()
         base = {"System.Id": item_id, "System.Rev": 1, "System.State": "New", "System.WorkItemType": "Task",
-                "System.TeamProject": self.project, "System.CreatedDate": stamp, "System.ChangedDate": stamp}
-        url = self.api(f"wit/workItems/{item_id}")
+                "System.TeamProject": owner.name, "System.CreatedDate": stamp, "System.ChangedDate": stamp}
+        url = self.api(f"wit/workItems/{item_id}", owner)
         item = {"id": item_id, "rev": 1, "fields": base | fields, "relations": [], "url": url,
                 "_links": {"self": {"href": url}}}
         self.work_items[item_id] = item
         self.comments[item_id] = []
-        self.announce("workitem.created", item, f"{self._item_label(item)} created by {self.identity['displayName']}.")
+        self.announce("workitem.created", item, f"{self._item_label(item)} created by {self.identity['displayName']}.",
+                      owner)
         return item
+
+    def item_project(self, item: dict[str, Any]) -> Project:
+        return self.find_project(str(item["fields"].get("System.TeamProject", ""))) or self.default_project
 
     def update_work_item(self, item: dict[str, Any], fields: dict[str, Any], relations: list[Any]) -> dict[str, Any]:
         """Store a new revision; `System.History` becomes a discussion comment, as ADO records it."""
@@ -102,14 +194,15 @@ class EmulatorState:
         if after.get("System.History") and after.get("System.History") != before.get("System.History"):
             self.add_comment(item["id"], str(after["System.History"]))
         changed = {k: {"oldValue": before.get(k), "newValue": v} for k, v in after.items() if before.get(k) != v}
-        update_url = self.api(f"wit/workItems/{item['id']}/updates/{rev}")
+        owner = self.item_project(item)
+        update_url = self.api(f"wit/workItems/{item['id']}/updates/{rev}", owner)
         update = {"id": rev, "workItemId": item["id"], "rev": rev, "revisedBy": self.who(), "revisedDate": now(),
                   "fields": changed, "url": update_url,
                   "_links": {"self": {"href": update_url}, "parent": {"href": item["url"]}},
                   "revision": {"id": item["id"], "rev": rev, "fields": after, "relations": relations,
                                "url": item["url"]}}
         self.announce("workitem.updated", update,
-                      f"{self._item_label(item)} updated by {self.identity['displayName']}.")
+                      f"{self._item_label(item)} updated by {self.identity['displayName']}.", owner)
         return item
 
     def add_comment(self, item_id: int, text: str) -> dict[str, Any]:
@@ -138,13 +231,16 @@ class EmulatorState:
             return run
         run |= {"state": "completed", "result": result, "finishedDate": now()}
         build |= {"status": "completed", "result": result, "finishTime": now()}
-        self.announce("build.complete", build, f"Build {build['buildNumber']} {result}")
+        owner = self.projects.get(self.run_project.get(run_id, ""), self.default_project)
+        self.announce("build.complete", build, f"Build {build['buildNumber']} {result}", owner)
         return run
 
     # --- service hooks ------------------------------------------------------------------------------
 
-    def announce(self, event_type: str, resource: dict[str, Any], text: str) -> None:
-        """Hand an event to the service hooks in ADO's delivery shape (per-delivery ids are theirs)."""
+    def announce(self, event_type: str, resource: dict[str, Any], text: str, project: Project | None = None) -> None:
+        """Hand an event of `project` (the default one unless given) to the service hooks in ADO's delivery
+        shape (per-delivery ids are theirs)."""
+        owner = project or self.default_project
         org_url = f"{self.base_url}/{self.org}/"
         message = {"text": text, "html": text, "markdown": text}
         self.service_hooks.publish({
@@ -156,7 +252,7 @@ class EmulatorState:
             "resourceVersion": "1.0",
             "resourceContainers": {"collection": {"id": self.org, "baseUrl": org_url},
                                    "account": {"id": self.org, "baseUrl": org_url},
-                                   "project": {"id": self.project, "baseUrl": org_url}},
+                                   "project": {"id": owner.id, "baseUrl": org_url}},
             "createdDate": now(),
         })
 
@@ -167,10 +263,18 @@ class EmulatorState:
 
     # --- lookups ------------------------------------------------------------------------------------
 
-    def repo(self, name_or_id: str) -> EmulatedRepo:
-        for repo in self.repos.values():
-            if name_or_id in (repo.name, repo.id):
+    def repo(self, name_or_id: str, project: str | None = None) -> EmulatedRepo:
+        """A repository by name or id in `project` (name or id; the default project when None). Without a
+        project, an id from any project is found too (admin routes and pipeline agents name repositories so)."""
+        owner = self.project_of(project)
+        for repo in owner.repos.values():
+            if name_or_id == repo.id or name_or_id.casefold() == repo.name.casefold():
                 return repo
+        if project is None:
+            for other in self.projects.values():
+                for repo in other.repos.values():
+                    if name_or_id == repo.id:
+                        return repo
         raise AdoHttpError(404, f"TF401019: The Git repository with name or identifier {name_or_id} does not exist "
                                 "or you do not have permissions for the operation you are attempting.",
                            "GitRepositoryNotFoundException", 401019)
@@ -188,19 +292,34 @@ class EmulatorState:
                                "GitPullRequestNotFoundException", 401180)
         return pr
 
+    def project_ref(self, project: Project) -> dict[str, Any]:
+        """A TeamProjectReference."""
+        return {"id": project.id, "name": project.name, "description": project.description,
+                "url": self.org_api(f"projects/{project.id}"), "state": project.state,
+                "revision": project.revision, "visibility": project.visibility,
+                "lastUpdateTime": project.last_update}
+
+    def repo_api(self, repo: EmulatedRepo, tail: str) -> str:
+        return self.api(f"git/repositories/{repo.id}/{tail}", self.projects[repo.project_id])
+
     def repo_ref(self, repo: EmulatedRepo) -> dict[str, Any]:
-        url = self.api(f"git/repositories/{repo.id}")
+        project = self.projects[repo.project_id]
+        url = self.api(f"git/repositories/{repo.id}", project)
         return {"id": repo.id, "name": repo.name, "url": url,
-                "project": {"id": self.project, "name": self.project, "state": "wellFormed"}}
+                "project": {"id": project.id, "name": project.name, "url": self.org_api(f"projects/{project.id}"),
+                            "state": project.state, "visibility": project.visibility}}
 
     def repository(self, repo: EmulatedRepo) -> dict[str, Any]:
-        """A GitRepository; `remoteUrl` is served by git_http, as ADO serves it over HTTPS."""
-        remote = f"{self.base_url}/{self.org}/{self.project}/_git/{repo.name}"
-        return self.repo_ref(repo) | {"defaultBranch": repo.default_branch, "remoteUrl": remote,
-                                      "webUrl": remote, "isDisabled": False, "isInMaintenance": False}
+        """A GitRepository; `remoteUrl` is served by git_http, as ADO serves it over HTTPS. An empty repository
+        has no defaultBranch until one is set, as in ADO's recorded POST example."""
+        project = self.projects[repo.project_id]
+        remote = f"{self.base_url}/{self.org}/{quote(project.name, safe='')}/_git/{quote(repo.name, safe='')}"
+        shown = repo.default_branch_set or bool(repo.refs("refs/heads/"))
+        return self.repo_ref(repo) | ({"defaultBranch": repo.default_branch} if shown else {}) | {
+            "remoteUrl": remote, "webUrl": remote, "isDisabled": False, "isInMaintenance": False}
 
     def commit_ref(self, repo: EmulatedRepo, sha: str) -> dict[str, Any]:
-        return {"commitId": sha, "url": self.api(f"git/repositories/{repo.id}/commits/{sha}")}
+        return {"commitId": sha, "url": self.repo_api(repo, f"commits/{sha}")}
 
     def commit(self, repo: EmulatedRepo, sha: str) -> dict[str, Any]:
         info = repo.commit_info(sha)
@@ -213,8 +332,8 @@ class EmulatorState:
             "committer": {"name": info["cn"], "email": info["ce"], "date": info["cd"]},
             "comment": info["message"],
             "parents": info["parents"].split(),
-            "url": self.api(f"git/repositories/{repo.id}/commits/{sha}"),
-            "_links": {"self": {"href": self.api(f"git/repositories/{repo.id}/commits/{sha}")}},
+            "url": self.repo_api(repo, f"commits/{sha}"),
+            "_links": {"self": {"href": self.repo_api(repo, f"commits/{sha}")}},
         }
 
     # --- pull requests ------------------------------------------------------------------------------
@@ -233,7 +352,7 @@ class EmulatorState:
                                         "exists.", "GitPullRequestExistsException", 401179)
         pr_id = self.next_id()
         merge = repo.test_merge(target_tip, source_tip)
-        url = self.api(f"git/repositories/{repo.id}/pullRequests/{pr_id}")
+        url = self.repo_api(repo, f"pullRequests/{pr_id}")
         pr = {
             "repository": self.repo_ref(repo),
             "pullRequestId": pr_id,
@@ -257,11 +376,14 @@ class EmulatorState:
             "url": url,
             "_links": {"self": {"href": url}, "repository": {"href": self.repo_ref(repo)["url"]}},
             "supportsIterations": True,
-            "artifactId": f"vstfs:///Git/PullRequestId/{self.project}%2f{repo.id}%2f{pr_id}",
+            "artifactId": f"vstfs:///Git/PullRequestId/{repo.project_id}%2f{repo.id}%2f{pr_id}",
         }
         self.pull_requests[pr_id] = pr
         self.threads[pr_id] = []
         self.statuses[pr_id] = []
+        self.announce("git.pullrequest.created", pr,
+                      f"{self.identity['displayName']} created pull request {pr_id} ({pr['title']}) in {repo.name}.",
+                      self.projects[repo.project_id])
         return pr
 
     def update_pr(self, repo: EmulatedRepo, pr_id: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -355,8 +477,7 @@ class EmulatorState:
         if reviewer is None:
             url = f"{self.base_url}/{self.org}/_apis/Identities/{reviewer_id}"
             reviewer = {
-                "reviewerUrl": self.api(f"git/repositories/{repo.id}/pullRequests/{pr['pullRequestId']}"
-                                        f"/reviewers/{reviewer_id}"),
+                "reviewerUrl": self.repo_api(repo, f"pullRequests/{pr['pullRequestId']}/reviewers/{reviewer_id}"),
                 "vote": 0,
                 "displayName": f"Reviewer {reviewer_id[:8]}",
                 "url": url,
@@ -372,7 +493,8 @@ class EmulatorState:
         if "isRequired" in body:
             reviewer["isRequired"] = bool(body["isRequired"])
         self.announce("git.pullrequest.updated", pr,
-                      f"{reviewer['displayName']} voted {vote} on pull request {pr['pullRequestId']} ({pr['title']}).")
+                      f"{reviewer['displayName']} voted {vote} on pull request {pr['pullRequestId']} ({pr['title']}).",
+                      self.projects[repo.project_id])
         return reviewer
 
     def add_status(self, pr_id: int, body: dict[str, Any]) -> dict[str, Any]:
