@@ -9,8 +9,10 @@ the same file changes nothing and says so. What the directory lists, it owns:
 - the tenant's monthly model budget and the data boundary of its routing policy;
 - its repositories: mirrored with history into the embedded forge when new and a `source` is given, and their
   CODEOWNERS, proposed as a pull request on the tenant's forge for the repository's people to review;
-- a tenant the directory managed and no longer lists keeps its data but loses every role and named approver:
-  its gates then refuse all decisions until it is listed again (fail closed).
+- for an Azure DevOps tenant, one security group per role in its project, with exactly the role's people as
+  members (include/directory/ado_groups.py);
+- a tenant the directory managed and no longer lists keeps its data but loses every role and named approver
+  (and its ADO groups their members): its gates then refuse all decisions until it is listed again (fail closed).
 
 Every change is appended to the audit log, one entry per tenant and apply, with each change listed.
 """
@@ -30,8 +32,13 @@ from pydantic import BaseModel, Field
 
 from include.airflow_client import AirflowApiError, AirflowClient
 from include.contracts.directory import Directory, Role, TenantEntry
+from include.directory import ado_groups
+from include.directory.ado_groups import GraphGroups
 from include.scm import adapter_for
+from include.scm.ado.auth import BearerAuth, PatAuth, entra_token_provider
+from include.scm.ado.client import AdoClient
 from include.scm.base import FileChange, ScmAdapter, ScmError
+from include.scm.connections import read_connection
 from include.scm.local import LocalForge
 from include.store import audit, roles
 from include.store.db import connect
@@ -63,17 +70,24 @@ class Reconciler:
         self.dry_run = dry_run
         self.create_tenants = create_tenants
         self.result = Applied()
+        self._unlisted_ids: list[str] = []
 
     def apply(self) -> Applied:
         with connect(autocommit=True) as conn:
             for entry in self.directory.tenants:
                 self._tenant(conn, entry)
             listed = {t.id for t in self.directory.tenants}
-            for gone in (t for t in roles.managed_tenants(conn) if t not in listed):
+            self._unlisted_ids = [t for t in roles.managed_tenants(conn) if t not in listed]
+            for gone in self._unlisted_ids:
                 self._unlisted(conn, gone)
         for entry in self.directory.tenants:
             self._pool(entry)
             self._repositories(entry)
+            self._ado_groups(entry.id, {role: {p: self.directory.person(p).email
+                                               for p in self.directory.members(names)}
+                                        for role, names in entry.roles.items()})
+        for gone in self._unlisted_ids:
+            self._ado_groups(gone, {})
         return self.result
 
     # --- the tenant's row, roles, budget and data boundary: one transaction, one audit entry -------------
@@ -265,6 +279,28 @@ class Reconciler:
             people = self.directory.members(names)
             lines.append(" ".join([path, *(self.directory.person(p).email or f"@{p}" for p in people)]))
         return "\n".join(lines) + "\n"
+
+    def _ado_groups(self, tenant_id: str, wanted: dict[Role, dict[str, str | None]]) -> None:
+        """An Azure DevOps tenant's role groups in its project (include/directory/ado_groups.py)."""
+        with connect(autocommit=True) as conn:
+            tenant = get_tenant(conn, tenant_id)
+        if tenant is None or tenant.scm_kind != "ado":
+            return
+        try:
+            forge = read_connection("ado", tenant_id)
+            auth = BearerAuth(entra_token_provider()) if forge.auth == "entra" else PatAuth(forge.token)
+            with AdoClient(forge.url, forge.scope, auth=auth) as client:
+                changes, pending = ado_groups.reconcile(GraphGroups(client, forge.url, forge.scope), wanted,
+                                                        dry_run=self.dry_run)
+        except ScmError as exc:
+            self.result.pending.append(f"{tenant_id}: Azure DevOps groups not reconciled: {exc}")
+            return
+        self.result.changes += [f"{tenant_id}: {change}" for change in changes]
+        self.result.pending += [f"{tenant_id}: {item}" for item in pending]
+        if changes and not self.dry_run:
+            with connect() as conn, conn.transaction():
+                audit.append(conn, actor=self.actor, action="directory.apply", subject=tenant_id,
+                             details={"changes": changes, "forge": "ado"})
 
     def _exists(self, tenant_id: str) -> bool:
         with connect(autocommit=True) as conn:

@@ -4,7 +4,8 @@ seed repositories and work items, finish pipeline runs and arm faults. Handlers 
 awaits, so the event loop runs them one at a time: each request is atomic.
 
 The Project Factory's endpoints live beside this module: projects.py (projects, operations, repositories),
-policy.py, pipeline_defs.py, hooks_api.py and wiki.py."""
+policy.py, pipeline_defs.py, hooks_api.py and wiki.py; the Team Directory's graph (users, groups, memberships
+under `/{org}/_apis/graph/`, and `/_emulator/users` to seed users) is graph.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from tests.emulators.ado.errors import AdoHttpError
 from tests.emulators.ado.faults import refuse, slow_headers
 from tests.emulators.ado.git_http import git_http_routes
+from tests.emulators.ado.graph import graph_routes
 from tests.emulators.ado.hooks_api import hooks_routes
 from tests.emulators.ado.http import listing, require_preview
 from tests.emulators.ado.pipeline_defs import pipeline_definition_routes
@@ -70,6 +72,7 @@ def create_app(state: EmulatorState) -> FastAPI:
     policy_routes(app, state)
     hooks_routes(app, state)
     wiki_routes(app, state)
+    graph_routes(app, state)
     git_http_routes(app, state)
     return FaultMiddleware(app, state.faults, refuse=refuse, slow_headers=slow_headers)  # type: ignore[return-value]
 

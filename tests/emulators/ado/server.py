@@ -1,5 +1,5 @@
 """Serving the ADO emulator to tests (see tests/emulators/common/server.py), with the admin calls that seed
-repositories, work items, service hook subscriptions and pipelines."""
+repositories, work items, service hook subscriptions, pipelines and graph users."""
 
 from __future__ import annotations
 
@@ -48,3 +48,10 @@ class EmulatorServer(ThreadedServer[EmulatorState]):
         """A pipeline building `repository` whose runs finish on their own with `result` after `seconds`."""
         self.admin("PUT", f"pipelines/{pipeline_id}", {"repository": repository, "result": result,
                                                         "seconds": seconds})
+
+    def seed_user(self, principal_name: str, display_name: str | None = None,
+                  mail_address: str | None = None) -> dict[str, Any]:
+        """A user of the organisation (Entra ID, descriptor `aad.`...), as the graph API shows it: the GraphUser
+        JSON. Seeding a principalName again returns the user it already names."""
+        return self.admin("POST", "users", {"principalName": principal_name, "displayName": display_name,
+                                            "mailAddress": mail_address})

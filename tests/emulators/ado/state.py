@@ -1,7 +1,7 @@
 """What the ADO emulator remembers: projects, their git repositories (real, on disk) and in-memory work
 items, pull requests, threads, reviewers, statuses, pipelines, runs and builds, branch policies, service hook
-subscriptions and wikis. Records are kept in ADO's own JSON shape, so rendering is a copy and the contract
-tests check the shapes the client will really meet.
+subscriptions, wikis and the graph's users, groups and memberships. Records are kept in ADO's own JSON shape,
+so rendering is a copy and the contract tests check the shapes the client will really meet.
 
 One project exists from the start (`project`, "proj"): the one every older test and the ticket DAGs use; its
 repositories are `repos`, by name. More are created through `POST /{org}/_apis/projects` (projects.py)."""
@@ -83,6 +83,11 @@ class EmulatorState:
         self.run_project: dict[int, str] = {}  # project id of each run (its build.complete names it)
         self.hook_subscriptions: dict[str, dict[str, Any]] = {}  # Subscription by id, secrets unmasked (hooks_api.py)
         self.wikis: dict[str, dict[str, Any]] = {}  # WikiV2 by id plus its pages (wiki.py)
+        # The organisation's graph (graph.py): GraphUser and GraphGroup by descriptor, `_`-keys inside, and the
+        # direct memberships as (member, container) descriptor pairs in the order they were made.
+        self.graph_users: dict[str, dict[str, Any]] = {}
+        self.graph_groups: dict[str, dict[str, Any]] = {}
+        self.memberships: dict[tuple[str, str], None] = {}
         self.work_items: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.pull_requests: dict[int, dict[str, Any]] = {}
