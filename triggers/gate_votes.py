@@ -18,7 +18,8 @@ from hooks.ado import AzureDevOpsHook
 from include.scm.ado.client import AdoClient
 from include.scm.ado.models import Reviewer
 from include.store.db import connect
-from include.store.tickets import record_ado_decisions
+from include.store.roles import vote_identities
+from include.store.tickets import record_ado_decisions, tenant_of
 from include.tickets.ado_events import ReviewerVote, approver_votes
 
 log = logging.getLogger("ticketpilot.triggers.gate")
@@ -44,11 +45,9 @@ def record_votes(votes: AdoVotes, ticket_key: str, reviewers: list[Reviewer]) ->
     vote seen both ways counts once. Returns the number of new decisions."""
     cast = tuple(ReviewerVote(unique_name=r.unique_name, display_name=r.display_name, vote=r.vote)
                  for r in reviewers if r.unique_name and not r.is_container)
-    decided = approver_votes(cast, votes["approvers"])
-    if not decided:
-        return 0
     with connect() as conn:
-        return record_ado_decisions(conn, ticket_key, votes["pr_id"], decided)
+        decided = approver_votes(cast, vote_identities(conn, tenant_of(conn, ticket_key), votes["approvers"]))
+        return record_ado_decisions(conn, ticket_key, votes["pr_id"], decided) if decided else 0
 
 
 def pull_votes_by_connection(

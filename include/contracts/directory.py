@@ -45,7 +45,8 @@ class Person(_Strict):
     id: str = Field(pattern=PERSON_PATTERN, description="The Airflow user name; what gate decisions record.")
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$",
-                              description="Used in CODEOWNERS (every forge accepts an e-mail there).")
+                              description="Used in CODEOWNERS (every forge accepts an e-mail there) and to know "
+                                          "the person's Azure DevOps PR votes, which name them by sign-in e-mail.")
 
 
 class Team(_Strict):

@@ -125,15 +125,26 @@ class Reconciler:
 
     def _grants(self, conn: psycopg.Connection, entry: TenantEntry) -> list[str]:
         have, want = roles.grants(conn, entry.id), self.directory.grants(entry)
-        changes = []
+        email = {person: (self.directory.person(person).email or "").lower() or None for person, _ in want}
+        changes = self._emails(conn, entry.id, email)  # before new grants, which carry the new e-mail already
         for person, role in sorted(want - have):
             changes.append(f"grant {role.value} to {person}")
             if not self.dry_run:
-                roles.grant(conn, entry.id, person, role)
+                roles.grant(conn, entry.id, person, role, email[person])
         for person, role in sorted(have - want):
             changes.append(f"revoke {role.value} from {person}")
             if not self.dry_run:
                 roles.revoke(conn, entry.id, person, role)
+        return changes
+
+    def _emails(self, conn: psycopg.Connection, tenant_id: str, email: dict[str, str | None]) -> list[str]:
+        """Keep each person's sign-in e-mail (how their ADO PR votes name them) to the file."""
+        changes = []
+        for person, recorded in sorted(roles.emails(conn, tenant_id).items()):
+            if person in email and recorded != email[person]:
+                changes.append(f"e-mail of {person} {recorded!r} -> {email[person]!r}")
+                if not self.dry_run:
+                    roles.set_email(conn, tenant_id, person, email[person])
         return changes
 
     def _budget(self, conn: psycopg.Connection, entry: TenantEntry) -> list[str]:

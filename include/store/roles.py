@@ -13,9 +13,39 @@ def grants(conn: psycopg.Connection, tenant_id: str) -> set[tuple[str, Role]]:
     return {(r["person"], Role(r["role"])) for r in rows}
 
 
-def grant(conn: psycopg.Connection, tenant_id: str, person: str, role: Role) -> None:
-    conn.execute("INSERT INTO ticketpilot.tenant_roles (tenant_id, person, role) VALUES (%s, %s, %s) "
-                 "ON CONFLICT DO NOTHING", (tenant_id, person, role.value))
+def grant(conn: psycopg.Connection, tenant_id: str, person: str, role: Role, email: str | None = None) -> None:
+    conn.execute("INSERT INTO ticketpilot.tenant_roles (tenant_id, person, role, email) VALUES (%s, %s, %s, %s) "
+                 "ON CONFLICT DO NOTHING", (tenant_id, person, role.value, email and email.lower()))
+
+
+def emails(conn: psycopg.Connection, tenant_id: str) -> dict[str, str | None]:
+    """Each person holding a role in the tenant -> the sign-in e-mail recorded with their grants."""
+    rows = conn.execute("SELECT DISTINCT person, email FROM ticketpilot.tenant_roles WHERE tenant_id = %s",
+                        (tenant_id,)).fetchall()
+    return {r["person"]: r["email"] for r in rows}
+
+
+def set_email(conn: psycopg.Connection, tenant_id: str, person: str, email: str | None) -> None:
+    conn.execute("UPDATE ticketpilot.tenant_roles SET email = %s WHERE tenant_id = %s AND person = %s",
+                 (email and email.lower(), tenant_id, person))
+
+
+def vote_identities(conn: psycopg.Connection, tenant_id: str | None, approvers: list[str]) -> dict[str, str]:
+    """Whose Azure DevOps PR votes decide the tenant's gates: voter sign-in name (case-folded) -> the person
+    the decision is recorded for.
+
+    A tenant the Team Directory manages maps the e-mail of everyone holding a gate role to their person id,
+    the id its UI and REST decisions and its R3 named approvers use, so one person deciding on two channels
+    stays one person for the four-eyes rule. Any other tenant lists its approvers by sign-in name itself.
+    """
+    managed = conn.execute("SELECT directory_managed FROM ticketpilot.tenants WHERE tenant_id = %s",
+                           (tenant_id,)).fetchone()
+    if managed is None or not managed["directory_managed"]:
+        return {approver.casefold(): approver for approver in approvers}
+    rows = conn.execute("SELECT DISTINCT person, email FROM ticketpilot.tenant_roles WHERE tenant_id = %s "
+                        "AND role = ANY(%s) AND email IS NOT NULL",
+                        (tenant_id, [r.value for r in GATE_ROLES])).fetchall()
+    return {r["email"].casefold(): r["person"] for r in rows}
 
 
 def revoke(conn: psycopg.Connection, tenant_id: str, person: str, role: Role) -> None:

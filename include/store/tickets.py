@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from include.contracts.gate import GateDecision, GateOutcome
 from include.contracts.ticket import Ticket, TicketState
-from include.store import gates
+from include.store import gates, roles
 from include.tickets.ado_events import BuildDelivery, CommentDelivery, PullRequestDelivery, approver_votes
 from include.tickets.normalise import TicketDelivery
 from include.tickets.revisions import follow_up
@@ -142,8 +142,8 @@ def record_votes(conn: psycopg.Connection, tenant: str, approvers: list[str],
     key = pull_request.ticket_key
     if key is None:
         return Recorded(ticket_key=None, note=f"branch {pull_request.source_branch!r} is not a ticket branch; ignored")
-    decided = approver_votes(pull_request.reviewers, approvers)
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        decided = approver_votes(pull_request.reviewers, roles.vote_identities(conn, tenant, approvers))
         if not _first_delivery(cur, tenant, pull_request.event_id, 0, key, "git.pullrequest.updated"):
             return Recorded(ticket_key=key, duplicate=True, note="delivery already processed")
         recorded = record_ado_decisions(conn, key, pull_request.pull_request_id, decided)
@@ -227,6 +227,11 @@ def open_ci_tickets(conn: psycopg.Connection, tenant: str, repo: str, *, excludi
             (tenant, excluding, repo, within_hours),
         ).fetchall()
     return [Ticket.model_validate(row["ticket"]) for row in rows]
+
+
+def tenant_of(conn: psycopg.Connection, ticket_key: str) -> str | None:
+    row = conn.execute("SELECT tenant_id FROM ticketpilot.tickets WHERE ticket_key = %s", (ticket_key,)).fetchone()
+    return None if row is None else row["tenant_id"]
 
 
 def get_ticket(conn: psycopg.Connection, ticket_key: str) -> Ticket | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -189,17 +190,19 @@ def ticket_of_branch(tenant: str, ref: str) -> str | None:
     return ticket_key(tenant, int(match["workitem"])) if match else None
 
 
-def approver_votes(reviewers: tuple[ReviewerVote, ...], approvers: list[str]) -> list[tuple[str, GateOutcome]]:
-    """(tenant approver, outcome) for every deciding vote cast by one of the tenant's approvers.
+def approver_votes(reviewers: tuple[ReviewerVote, ...],
+                   identities: Mapping[str, str]) -> list[tuple[str, GateOutcome]]:
+    """(person, outcome) for every deciding vote cast by one of the tenant's approvers.
 
-    A reviewer counts as an approver only when their uniqueName (the sign-in e-mail) equals an approver
-    entry exactly, case aside: a display name is free text anyone can set, so it never matches. The
-    approver recorded is the tenant's spelling, so an R3 gate's named-approver rule sees the same string.
+    `identities` maps an approver's sign-in name, case-folded, to the person recorded for their decision
+    (`include.store.roles.vote_identities`). A reviewer counts only when their uniqueName (the sign-in
+    e-mail) is one of those names, case aside: a display name is free text anyone can set, so it never
+    matches. The person recorded is the tenant's spelling, so an R3 gate's named-approver rule and the
+    four-eyes rule see the same string on every channel.
     """
-    by_name = {approver.casefold(): approver for approver in approvers}
     decided: list[tuple[str, GateOutcome]] = []
     for reviewer in reviewers:
-        approver = by_name.get(reviewer.unique_name.casefold())
+        approver = identities.get(reviewer.unique_name.casefold())
         if approver is None:
             continue
         if reviewer.vote in APPROVE_VOTES:

@@ -20,6 +20,8 @@ from include.directory.apply import CODEOWNERS_BRANCH, apply
 from include.scm.local import LocalForge
 from include.store import gates, roles
 from include.store.tenants import authenticate, get_tenant
+from include.store.tickets import record_votes
+from include.tickets.ado_events import PullRequestDelivery, ReviewerVote
 from model_serving.router import ledger
 
 
@@ -40,9 +42,11 @@ def git_source(root: Path) -> Path:
     return src
 
 
-def directory(*, approvers: list[str], r3: list[str], tenants: bool = True, budget: int = 150) -> Directory:
+def directory(*, approvers: list[str], r3: list[str], tenants: bool = True, budget: int = 150,
+              bob_email: str | None = None) -> Directory:
     return Directory.model_validate({
-        "people": [{"id": "alice", "name": "Alice", "email": "alice@team.example"}, {"id": "bob", "name": "Bob"},
+        "people": [{"id": "alice", "name": "Alice", "email": "alice@team.example"},
+                   {"id": "bob", "name": "Bob", "email": bob_email},
                    {"id": "carol", "name": "Carol"}],
         "teams": [{"id": "billing", "members": ["alice", "bob"]}],
         "tenants": [{"id": "team-own", "default_repo": "invoicing", "monthly_budget_usd": budget,
@@ -126,6 +130,34 @@ def test_r3_named_approvers_follow_the_file(db: psycopg.Connection, forge_dir: P
                        "team-own: revoke r3_approver from alice"]
     tenant = get_tenant(db, "team-own")
     assert tenant is not None and tenant.approvers == ["bob"]
+
+
+def votes(event: str, key: str, *cast: tuple[str, int]) -> PullRequestDelivery:
+    return PullRequestDelivery(event_id=event, pull_request_id=7, source_branch=f"refs/heads/tp/{key}",
+                               status="active", ticket_key=key,
+                               reviewers=tuple(ReviewerVote(unique_name=who, vote=vote) for who, vote in cast))
+
+
+def test_ado_votes_are_recorded_for_the_person_the_directory_names(
+        db: psycopg.Connection, forge_dir: Path, tmp_path: Path) -> None:
+    """A PR vote names its voter by sign-in e-mail; in a directory-managed tenant it decides as the person, so
+    alice approving in the UI and again in Azure DevOps is one person, never the R3 gate's second pair of eyes."""
+    git_source(tmp_path)
+    run(directory(approvers=["team:billing"], r3=["alice"]), tmp_path)
+    open_gate(db, "team-own-4", RiskClass.R3, ["alice"])
+    assert decide(db, "team-own-4", "alice") == "pending"
+    pushed = record_votes(db, "team-own", ["alice"], votes("e1", "team-own-4", ("ALICE@Team.example", 10),
+                                                            ("mallory@team.example", 10)))
+    assert pushed.recorded == 0, "alice already decided; mallory holds no gate role"
+
+    changes, _, _ = run(directory(approvers=["team:billing"], r3=["alice"], bob_email="Bob@team.example"), tmp_path)
+    assert changes == ["team-own: e-mail of bob None -> 'bob@team.example'",  # and CODEOWNERS names the e-mail
+                       f"team-own/invoicing: CODEOWNERS proposed on {CODEOWNERS_BRANCH} (PR 1)"]
+    pushed = record_votes(db, "team-own", ["alice"], votes("e2", "team-own-4", ("bob@team.example", 10)))
+    assert pushed.recorded == 1
+    decided = db.execute("SELECT approver, source FROM ticketpilot.gate_decisions WHERE ticket_key = 'team-own-4' "
+                         "ORDER BY decided_at").fetchall()
+    assert [(r["approver"], r["source"]) for r in decided] == [("alice", "rest"), ("bob", "ado")]
 
 
 def test_a_tenant_taken_out_of_the_file_keeps_its_data_and_loses_every_right(

@@ -120,7 +120,7 @@ def test_approver_votes_match_unique_names_only() -> None:
                  ReviewerVote(unique_name="frank@example.com", vote=0))
     approvers = ["alice@example.com", "bob@example.com", "dave@example.com", "erin@example.com",
                  "frank@example.com"]
-    assert approver_votes(reviewers, approvers) == [
+    assert approver_votes(reviewers, {a: a for a in approvers}) == [
         ("alice@example.com", GateOutcome.APPROVE), ("bob@example.com", GateOutcome.APPROVE),
         ("erin@example.com", GateOutcome.REJECT)]
 
