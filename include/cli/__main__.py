@@ -9,6 +9,9 @@
     ticketpilot directory check FILE
     ticketpilot directory apply FILE [--dry-run]
     ticketpilot hook show TENANT
+    ticketpilot backup take|list [--dir DIR]
+    ticketpilot backup drill MANIFEST
+    ticketpilot backup restore MANIFEST --into DATABASE
 
 It talks to the platform the environment names (`TICKETPILOT_DB_URL`, ...), else to the one `make up` is
 running (its `connection.json`, include/launcher/connection_file.py). Every subcommand is idempotent and says
@@ -22,7 +25,7 @@ import os
 import sys
 from pathlib import Path
 
-from include.cli import commands
+from include.cli import backup_commands, commands
 from include.cli.commands import CliError
 from include.launcher import connection_file
 from include.settings import get_settings
@@ -70,6 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     hook = nouns.add_parser("hook", help="service hooks").add_subparsers(dest="verb", required=True)
     hook.add_parser("show", help="what to paste into the tracker's service-hook subscription").add_argument("tenant")
 
+    backup = nouns.add_parser("backup", help="backups of the platform database and the restore drill"
+                              ).add_subparsers(dest="verb", required=True)
+    for verb, text in (("take", "pg_dump the platform database now (the nightly DAG does this at 03:15 UTC)"),
+                       ("list", "the backups kept, newest first")):
+        backup.add_parser(verb, help=text).add_argument(
+            "--dir", type=Path, default=None, help="default: $TICKETPILOT_BACKUP_DIR or $TICKETPILOT_HOME/backups")
+    backup.add_parser("drill", help="restore a backup into a scratch database, verify it, drop it").add_argument(
+        "manifest", type=Path)
+    restore = backup.add_parser("restore", help="restore a backup into a new database, verified, and keep it")
+    restore.add_argument("manifest", type=Path)
+    restore.add_argument("--into", required=True, help="the new database's name (never an existing one)")
+
     args = parser.parse_args(argv)
     try:
         if (args.noun, args.verb) == ("directory", "check"):  # a file check needs no platform (CI of the file)
@@ -85,7 +100,12 @@ def main(argv: list[str] | None = None) -> int:
                    ("repo", "add"): lambda: commands.repo_add(args.tenant, args.name, args.source,
                                                               args.default_branch),
                    ("directory", "apply"): lambda: commands.directory_apply(args.file, args.dry_run),
-                   ("hook", "show"): lambda: commands.hook_show(args.tenant)}[(args.noun, args.verb)]
+                   ("hook", "show"): lambda: commands.hook_show(args.tenant),
+                   ("backup", "take"): lambda: backup_commands.backup_take(args.dir),
+                   ("backup", "list"): lambda: backup_commands.backup_list(args.dir),
+                   ("backup", "drill"): lambda: backup_commands.backup_drill(args.manifest),
+                   ("backup", "restore"): lambda: backup_commands.backup_restore(args.manifest, args.into),
+                   }[(args.noun, args.verb)]
         print(handler())
     except CliError as exc:
         if exc.output:

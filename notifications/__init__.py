@@ -1,0 +1,1 @@
+"""Airflow notifiers of the platform (providers keep theirs in `notifications/` too)."""
