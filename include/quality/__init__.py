@@ -1,0 +1,1 @@
+"""Data-quality suites on the platform's own data (Great Expectations)."""
