@@ -12,6 +12,8 @@
     ticketpilot backup take|list [--dir DIR]
     ticketpilot backup drill MANIFEST
     ticketpilot backup restore MANIFEST --into DATABASE
+    ticketpilot outbox dead
+    ticketpilot outbox replay ID
 
 It talks to the platform the environment names (`TICKETPILOT_DB_URL`, ...), else to the one `make up` is
 running (its `connection.json`, include/launcher/connection_file.py). Every subcommand is idempotent and says
@@ -25,7 +27,7 @@ import os
 import sys
 from pathlib import Path
 
-from include.cli import backup_commands, commands
+from include.cli import backup_commands, commands, outbox_commands
 from include.cli.commands import CliError
 from include.launcher import connection_file
 from include.settings import get_settings
@@ -85,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     restore.add_argument("manifest", type=Path)
     restore.add_argument("--into", required=True, help="the new database's name (never an existing one)")
 
+    outbox = nouns.add_parser("outbox", help="accepted deliveries whose run never started (dead letters)"
+                              ).add_subparsers(dest="verb", required=True)
+    outbox.add_parser("dead", help="the rows given up on after every replay, with their last error")
+    outbox.add_parser("replay", help="hand a given-up row to the spawner again (after fixing the cause)"
+                      ).add_argument("id", type=int)
+
     args = parser.parse_args(argv)
     try:
         if (args.noun, args.verb) == ("directory", "check"):  # a file check needs no platform (CI of the file)
@@ -105,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                    ("backup", "list"): lambda: backup_commands.backup_list(args.dir),
                    ("backup", "drill"): lambda: backup_commands.backup_drill(args.manifest),
                    ("backup", "restore"): lambda: backup_commands.backup_restore(args.manifest, args.into),
+                   ("outbox", "dead"): lambda: outbox_commands.outbox_dead(),
+                   ("outbox", "replay"): lambda: outbox_commands.outbox_replay(args.id),
                    }[(args.noun, args.verb)]
         print(handler())
     except CliError as exc:
