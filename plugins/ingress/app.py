@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import psycopg
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from plugins.ingress.ops_routes import router as ops_router
@@ -41,7 +42,17 @@ def create_app(db_url: str | None = None, *, hook_rate_per_s: float = DEFAULT_RA
     app.include_router(tracker_router)
     app.include_router(ops_router)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     return app
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """422 with where and why, without echoing the input: FastAPI's default handler puts each error's input in
+    the answer, which fails with a 500 on a non-finite number (`Infinity` is valid to Python's JSON parser, not
+    to its encoder) and would reflect whatever a caller sent."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [{"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

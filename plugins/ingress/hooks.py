@@ -84,11 +84,16 @@ def _too_large(size: int) -> HTTPException:
 
 
 async def json_body(request: Request) -> object:
-    """The request body as JSON; 400 when it is not JSON, 413 when it is too large."""
+    """The request body as JSON; 400 when it is not JSON or nests deeper than any delivery does (the parser
+    recurses: a body of 100,000 `[` would otherwise end in RecursionError, a 500), 413 when it is too large."""
+    body = await bounded_body(request)
     try:
-        return json.loads(await bounded_body(request))
+        return json.loads(body)
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not valid JSON for a delivery: nested too "
+                                                         "deeply to read") from exc
 
 
 async def accept(state: IngressState, response: Response, delivery: TicketDelivery) -> AcceptedResponse:

@@ -106,8 +106,9 @@ def test_a_rotated_secret_works_at_once(client: TestClient, db: psycopg.Connecti
     assert post_hook(client, event("workitem.updated"), auth=(HOOK_USER, "rotated-secret")).status_code == 202
 
 
-def test_malformed_json_is_400(client: TestClient, db: psycopg.Connection, tenant: None) -> None:
-    response = post_hook(client, None, raw=b'{"id": "x",')
+@pytest.mark.parametrize("raw", [b'{"id": "x",', b"[" * 100_000 + b"]" * 100_000], ids=["truncated", "nested-100k"])
+def test_malformed_json_is_400(client: TestClient, db: psycopg.Connection, tenant: None, raw: bytes) -> None:
+    response = post_hook(client, None, raw=raw)
     assert response.status_code == 400 and response.json()["detail"].startswith("body is not valid JSON")
     assert count(db, "deliveries") == 0
 
@@ -136,6 +137,14 @@ def test_unusable_delivery_is_422_with_the_reason(client: TestClient, db: psycop
 @pytest.fixture
 def r2_gate(db: psycopg.Connection) -> dict[str, Any]:
     return gates.request_gate(db, ticket_key="acme-5", run_id="run-1", risk_class=RiskClass.R2, named_approvers=[])
+
+
+def test_a_gate_decision_nested_too_deeply_is_400(client: TestClient, db: psycopg.Connection, token: Token,
+                                                 r2_gate: dict[str, Any]) -> None:
+    response = client.post(f"{URL_PREFIX}/gates/acme-5/approve", content=b"[" * 100_000 + b"]" * 100_000,
+                           headers={"Content-Type": "application/json", **bearer(token("alice"))})
+    assert response.status_code == 400, response.text
+    assert gates.get_gate(db, "acme-5", "run-1")["status"] == "pending"
 
 
 @pytest.mark.parametrize("headers", [{}, bearer("not-a-jwt")])

@@ -291,8 +291,10 @@ def test_the_same_number_in_another_repository_is_409_and_stores_nothing(
     assert counts(db) == {"deliveries": 1, "tickets": 1, "outbox": 1}
 
 
-def test_malformed_json_is_400(client: TestClient, db: psycopg.Connection, tenant: Tenant) -> None:
-    response = post(client, None, raw=b'{"action": "opened",')
+@pytest.mark.parametrize("raw", [b'{"action": "opened",', b"[" * 100_000 + b"]" * 100_000],
+                         ids=["truncated", "nested-100k"])
+def test_malformed_json_is_400(client: TestClient, db: psycopg.Connection, tenant: Tenant, raw: bytes) -> None:
+    response = post(client, None, raw=raw)
     assert response.status_code == 400 and response.json()["detail"].startswith("body is not valid JSON")
     assert counts(db) == NOTHING
 

@@ -219,8 +219,10 @@ def test_the_same_iid_in_another_project_is_409(client: TestClient, db: psycopg.
     assert counts(db) == {"deliveries": 1, "tickets": 1, "outbox": 1}
 
 
-def test_malformed_json_is_400(client: TestClient, db: psycopg.Connection, tenant: Tenant) -> None:
-    response = post(client, None, raw=b'{"object_kind": "issue",')
+@pytest.mark.parametrize("raw", [b'{"object_kind": "issue",', b"[" * 100_000 + b"]" * 100_000],
+                         ids=["truncated", "nested-100k"])
+def test_malformed_json_is_400(client: TestClient, db: psycopg.Connection, tenant: Tenant, raw: bytes) -> None:
+    response = post(client, None, raw=raw)
     assert response.status_code == 400 and response.json()["detail"].startswith("body is not valid JSON")
     assert counts(db) == NOTHING
 
