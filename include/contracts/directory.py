@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -74,6 +74,10 @@ class TenantEntry(_Strict):
     monthly_budget_usd: Decimal | None = Field(default=None, gt=0, description="The tenant's model spend per month.")
     data_boundary: Literal["any", "self_hosted_only", "no_training"] | None = Field(default=None, description=(
         "Where the tenant's prompts may go; applied to its routing policy. Unset: left as the policy says."))
+    retention_days: dict[Literal["transcripts", "model_responses", "deliveries"],
+                         Annotated[int, Field(ge=1, le=3650)]] = Field(default_factory=dict, description=(
+        "Days the tenant's data of a class is kept, where not the platform's default (transcripts 90, "
+        "model_responses 30, deliveries 90); see include/maintenance/retention.py."))
 
 
 class Directory(_Strict):

@@ -34,6 +34,7 @@ from include.airflow_client import AirflowApiError, AirflowClient
 from include.contracts.directory import Directory, Role, TenantEntry
 from include.directory import ado_groups
 from include.directory.ado_groups import GraphGroups
+from include.maintenance import retention
 from include.scm import adapter_for
 from include.scm.ado.auth import BearerAuth, PatAuth, entra_token_provider
 from include.scm.ado.client import AdoClient
@@ -116,6 +117,7 @@ class Reconciler:
             changes += self._grants(conn, entry)
             changes += self._budget(conn, entry)
             changes += self._boundary(conn, entry)
+            changes += self._retention(conn, entry)
             if not self.dry_run and roles.set_directory_managed(conn, entry.id, True):
                 changes.append("managed by the Team Directory from now on")
             if changes and not self.dry_run:
@@ -181,6 +183,20 @@ class Reconciler:
             set_policy(conn, entry.id, policy.model_copy(update={"data_boundary": entry.data_boundary}),
                        actor=self.actor)
         return [f"data boundary {policy.data_boundary!r} -> {entry.data_boundary!r}"]
+
+    def _retention(self, conn: psycopg.Connection, entry: TenantEntry) -> list[str]:
+        changes = []
+        have = retention.tenant_days(conn, entry.id)
+        for data_class in retention.TENANT_CLASSES:
+            want = entry.retention_days.get(data_class.value)
+            default = retention.DEFAULT_DAYS[data_class]
+            if have[data_class] == (want or default):
+                continue
+            if not self.dry_run:
+                retention.set_days(conn, entry.id, data_class, want)
+            changes.append(f"retention of {data_class.value} {have[data_class]} -> {want or default} days"
+                           + ("" if want else " (the default)"))
+        return changes
 
     def _unlisted(self, conn: psycopg.Connection, tenant_id: str) -> None:
         """A tenant the directory managed and no longer lists: every right goes, the data stays."""

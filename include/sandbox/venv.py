@@ -66,7 +66,11 @@ def repo_venv(workdir: Path, root: Path | None = None) -> Path:
     root = root or venv_root()
     venv = root / venv_key(wanted)
     if (venv / MARKER).is_file():
-        return venv
+        try:
+            os.utime(venv / MARKER)  # its last use: retention removes environments unused for days
+            return venv
+        except FileNotFoundError:  # expired by retention a moment ago: build it again
+            pass
     root.mkdir(parents=True, exist_ok=True)
     with _locked(root / f"{venv.name}.lock"):
         if not (venv / MARKER).is_file():  # another step may have built it while this one waited

@@ -17,6 +17,7 @@ import pytest
 from include.contracts import GateDecision, GateOutcome, RiskClass
 from include.contracts.directory import Directory, Role
 from include.directory.apply import CODEOWNERS_BRANCH, apply
+from include.maintenance.retention import DataClass, tenant_days
 from include.scm.local import LocalForge
 from include.store import gates, roles
 from include.store.tenants import authenticate, get_tenant
@@ -43,13 +44,14 @@ def git_source(root: Path) -> Path:
 
 
 def directory(*, approvers: list[str], r3: list[str], tenants: bool = True, budget: int = 150,
-              bob_email: str | None = None) -> Directory:
+              bob_email: str | None = None, retention: dict[str, int] | None = None) -> Directory:
     return Directory.model_validate({
         "people": [{"id": "alice", "name": "Alice", "email": "alice@team.example"},
                    {"id": "bob", "name": "Bob", "email": bob_email},
                    {"id": "carol", "name": "Carol"}],
         "teams": [{"id": "billing", "members": ["alice", "bob"]}],
         "tenants": [{"id": "team-own", "default_repo": "invoicing", "monthly_budget_usd": budget,
+                     "retention_days": retention or {},
                      "roles": {"approver": approvers, "r3_approver": r3, "viewer": ["carol"]},
                      "repositories": [{"name": "invoicing", "source": "invoicing-clone",
                                        "owners": {"*": ["team:billing"], "docs/": ["carol"]}}]}] if tenants else [],
@@ -158,6 +160,19 @@ def test_ado_votes_are_recorded_for_the_person_the_directory_names(
     decided = db.execute("SELECT approver, source FROM ticketpilot.gate_decisions WHERE ticket_key = 'team-own-4' "
                          "ORDER BY decided_at").fetchall()
     assert [(r["approver"], r["source"]) for r in decided] == [("alice", "rest"), ("bob", "ado")]
+
+
+def test_retention_days_follow_the_file(db: psycopg.Connection, forge_dir: Path, tmp_path: Path) -> None:
+    git_source(tmp_path)
+    run(directory(approvers=["alice"], r3=[]), tmp_path)
+    changes, _, _ = run(directory(approvers=["alice"], r3=[], retention={"transcripts": 30}), tmp_path)
+    assert changes == ["team-own: retention of transcripts 90 -> 30 days"]
+    assert run(directory(approvers=["alice"], r3=[], retention={"transcripts": 30}), tmp_path)[0] == []
+    assert tenant_days(db, "team-own")[DataClass.TRANSCRIPTS] == 30
+    changes, _, _ = run(directory(approvers=["alice"], r3=[]), tmp_path)
+    assert changes == ["team-own: retention of transcripts 30 -> 90 days (the default)"]
+    with pytest.raises(ValueError, match="less than or equal to 3650"):
+        directory(approvers=["alice"], r3=[], retention={"transcripts": 5000})
 
 
 def test_a_tenant_taken_out_of_the_file_keeps_its_data_and_loses_every_right(
