@@ -76,9 +76,10 @@ def test_a_cached_venv_is_reused_and_a_changed_file_builds_a_new_one(tmp_path: P
     repo = make_repo(tmp_path / "repo")
     first = repo_venv(repo)
     marker = first / venv_module.MARKER
-    built = marker.stat().st_mtime_ns
+    built, used = (first / "pyvenv.cfg").stat().st_mtime_ns, marker.stat().st_mtime_ns
     (repo / "README.md").write_text("a change that declares nothing new\n")
-    assert repo_venv(repo) == first and marker.stat().st_mtime_ns == built
+    assert repo_venv(repo) == first and (first / "pyvenv.cfg").stat().st_mtime_ns == built, "not rebuilt"
+    assert marker.stat().st_mtime_ns > used, "the reuse is recorded as its last use (retention of unused ones)"
     (repo / "requirements.txt").write_text(f"{PIN}\n# a comment changes nothing either\n")
     assert repo_venv(repo) == first
     assert json.loads(marker.read_text())["requirements"] == ["pytest", PIN]
