@@ -16,6 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
+from include import telemetry
 from include.contracts import DevResult, GateDecision, GateOutcome, ReviewResult, RiskClass, TestResult, Ticket
 from include.contracts.final_check import FinalCheckResult, FinalOutcome
 from include.costs import ticket_cost
@@ -84,10 +85,12 @@ def merge(scm: ScmAdapter, ticket: Ticket, dev: DevResult, risk: RiskClass, run_
           reasons: list[str] | None = None) -> dict[str, Any]:
     """Complete the PR (idempotent in the adapter) and audit how it was allowed to merge: the final check's
     reasons go with it, so an unmet acceptance criterion approved at the gate is on record as overridden."""
-    pr = scm.get_pr(dev.pr_id)
-    if pr.is_draft:
-        pr = scm.publish(pr.pr_id)
-    merged = scm.merge(pr.pr_id)
+    with telemetry.span("merge", ticket_key=ticket.ticket_key,
+                        attributes={"run.id": run_id, "pr.id": dev.pr_id, "risk.class": risk.value}):
+        pr = scm.get_pr(dev.pr_id)
+        if pr.is_draft:
+            pr = scm.publish(pr.pr_id)
+        merged = scm.merge(pr.pr_id)
     with connect() as conn, conn.transaction():
         audit.append(conn, actor="ticketpilot", action="pr.merged" if risk.needs_gate else "pr.merged.auto",
                      subject=ticket.ticket_key,

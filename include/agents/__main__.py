@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from include import telemetry
 from include.agents.errors import AgentError
 from include.contracts import AgentRole, AgentTask, parse_result
 from include.runners.lifeline import die_with_parent
@@ -77,13 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m include.agents", description="Run one agent step.")
     parser.add_argument("role", choices=[role.value for role in AgentRole])
     role = AgentRole(parser.parse_args(argv).role)
+    os.environ["TICKETPILOT_COMPONENT"] = f"agent-{role.value}"  # not the task process it inherited from
     parent = os.environ.get("TICKETPILOT_PARENT_PID")
     die_with_parent(int(parent) if parent else None)
     try:
         task = load_task(role)
         log.info("%s step for %s (rev %d, run %s, try %d)", role.value, task.ticket.ticket_key,
                  task.ticket.rev, task.run_id, task.try_number)
-        result = run_role(task)
+        with telemetry.span(f"agent.{role.value}", ticket_key=task.ticket.ticket_key,
+                            attributes={"run.id": task.run_id, "try": task.try_number}) as step:
+            result = run_role(task)
+            step.set_attribute("agent.outcome", "ok" if result.ok else "not ok")
         write_result(result, Path(os.environ.get("TICKETPILOT_XCOM_PATH", DEFAULT_XCOM_PATH)))
     except (AgentError, ScmError) as exc:
         print(f"ticketpilot {role.value}: {type(exc).__name__}: {exc}", file=sys.stderr)

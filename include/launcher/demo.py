@@ -30,6 +30,8 @@ from include.launcher.follow import RunView, approve_over_rest, follow
 from include.launcher.platform import Platform
 from include.scm.local import LocalForge
 from include.store.db import connect
+from include.telemetry.show import ticket_spans, timeline
+from include.telemetry.tracing import SPANS_FILE
 from include.tenancy.provision import TenantSpec, provision
 
 DEMO_TENANT = "demo"
@@ -192,5 +194,13 @@ def run_demo(platform: Platform) -> int:
         follow(client, runs, on_gate=lambda view: approve_gate(platform.api_url, view), timeout=1200,
                on_change=lambda v: print(f"  {v.ticket_key}: {v.state} ({time.monotonic() - started:.0f}s)"))
         ok = report(forge, runs, client)
+    print_traces(Path(platform.env["TICKETPILOT_HOME"]) / "telemetry" / SPANS_FILE, list(runs))
     print("\n" + ("All sample tickets merged and documented." if ok else "Some tickets did not finish: see above."))
     return 0 if ok else 1
+
+
+def print_traces(spans_file: Path, ticket_keys: list[str]) -> None:
+    """Each ticket's OpenTelemetry trace as a timeline, from the embedded span file."""
+    print(f"\n━━ traces ({spans_file}; one ticket: python -m include.telemetry show <ticket_key>)")
+    for key in ticket_keys:
+        print("\n".join(timeline(key, ticket_spans(spans_file, key))))

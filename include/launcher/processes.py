@@ -81,8 +81,8 @@ class Supervisor:
         def spawn() -> subprocess.Popen[bytes]:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             with (self.log_dir / f"{name}.log").open("ab") as log_file:
-                return subprocess.Popen(args, env=self.env, stdout=log_file, stderr=subprocess.STDOUT,
-                                        cwd=REPO_ROOT, start_new_session=True)
+                return subprocess.Popen(args, env={**self.env, "TICKETPILOT_COMPONENT": name}, stdout=log_file,
+                                        stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True)
 
         return self.adopt(name, spawn(), restart=spawn)
 

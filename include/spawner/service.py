@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import PoolTimeout
 
+from include import telemetry
 from include.airflow_client import AirflowApiError, AirflowClient
 from include.contracts.ticket import FACTORY_DAG_ID
 from include.spawner.plans import RunPlan, RunView, plan_cancel, plan_replan, run_id_for
@@ -96,8 +97,10 @@ class Spawner:
     def _spawn(self, row: dict[str, Any]) -> tuple[str | None, str]:
         if not row["ticket_open"]:
             return None, "ticket closed before its run started; not spawned"
-        run, created = self.airflow.trigger(row["dag_id"], run_id_for(row["rev"]),
-                                            conf={"ticket_key": row["ticket_key"], "rev": row["rev"]})
+        with telemetry.span("dispatch", ticket_key=row["ticket_key"],
+                            attributes={"run.id": run_id_for(row["rev"]), "dag.id": row["dag_id"]}):
+            run, created = self.airflow.trigger(row["dag_id"], run_id_for(row["rev"]),
+                                                conf={"ticket_key": row["ticket_key"], "rev": row["rev"]})
         return run["dag_run_id"], f"{'triggered' if created else 'found'} {run['dag_run_id']}"
 
     def _apply(self, row: dict[str, Any]) -> tuple[str | None, str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 
+from include import telemetry
 from include.contracts.gate import GateDecision, GateOutcome
 from include.contracts.risk import RiskClass
 from include.store import audit, roles
@@ -80,7 +81,15 @@ def decisions(conn: psycopg.Connection, ticket_key: str, run_id: str) -> list[di
 
 
 def record_decision(conn: psycopg.Connection, decision: GateDecision) -> dict[str, Any]:
-    """Store one person's decision and return the gate row with its (possibly new) status."""
+    """Store one person's decision and return the gate row with its (possibly new) status; a span on the
+    ticket's trace either way (a refusal is an error span with its reason)."""
+    with telemetry.span("gate.decision", ticket_key=decision.ticket_key,
+                        attributes={"gate.decision": decision.decision.value, "approver": decision.approver,
+                                    "source": decision.source}):
+        return _record_decision(conn, decision)
+
+
+def _record_decision(conn: psycopg.Connection, decision: GateDecision) -> dict[str, Any]:
     with conn.transaction():
         gate = get_gate(conn, decision.ticket_key, decision.run_id)
         gate = conn.execute(

@@ -23,6 +23,7 @@ from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models import ModelRequestParameters
 from pydantic_ai.settings import ModelSettings
 
+from include import telemetry
 from include.settings import get_settings
 from model_serving.router import cache, canary, ledger
 from model_serving.router.errors import (
@@ -139,7 +140,17 @@ class ModelRouter:
                         model=provider.model)
 
     def route(self, call: _Call, context: CallContext) -> Routed:
-        """Policy, data boundary, cache, then each model of the chain in turn: admitted, redacted, costed."""
+        """Policy, data boundary, cache, then each model of the chain in turn: admitted, redacted, costed; one
+        span per call (a child of the agent step's span), with what it cost."""
+        with telemetry.span("model.call", ticket_key=context.ticket_key or None,
+                            attributes={"tenant": context.tenant, "step": context.step or None}) as call_span:
+            routed = self._route(call, context)
+            call_span.set_attributes({"model": f"{routed.provider}:{routed.model}", "tokens.in": routed.usage.tokens_in,
+                                      "tokens.out": routed.usage.tokens_out, "cost.usd": str(routed.cost_usd),
+                                      "cache.hit": routed.cache_hit, "latency.ms": routed.latency_ms})
+            return routed
+
+    def _route(self, call: _Call, context: CallContext) -> Routed:
         policy = self.policy_for(context.tenant)
         view = call.view()
         findings = scan_messages(view)

@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
+from include import telemetry
 from include.store.tenants import Tenant
 from include.store.tickets import Accepted, TicketConflict, accept_delivery
 from include.tickets.normalise import TicketDelivery
@@ -109,5 +110,9 @@ async def accept(state: IngressState, response: Response, delivery: TicketDelive
 
 
 def _accept(state: IngressState, delivery: TicketDelivery) -> Accepted:
-    with state.pool.connection() as conn:
-        return accept_delivery(conn, delivery)
+    with telemetry.span("hook.accept", ticket_key=delivery.ticket.ticket_key,
+                        attributes={"event.type": delivery.event_type, "rev": delivery.ticket.rev}) as accepting, \
+            state.pool.connection() as conn:
+        accepted = accept_delivery(conn, delivery)
+        accepting.set_attribute("duplicate", accepted.duplicate)
+        return accepted

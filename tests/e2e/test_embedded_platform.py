@@ -22,6 +22,8 @@ from include.launcher.follow import RunView
 from include.launcher.platform import Platform
 from include.scm.local import LocalForge
 from include.store.db import connect
+from include.telemetry.show import ticket_spans, timeline
+from include.telemetry.tracing import SPANS_FILE
 from tests.e2e.helpers import merged_times, post, run_to_end
 
 pytestmark = pytest.mark.e2e
@@ -134,6 +136,20 @@ def test_secret_literal_is_gone_and_the_gate_had_two_people(finished: dict[str, 
                                  "WHERE ticket_key = 'demo-103' ORDER BY id").fetchall()
     assert [(d["approver"], d["decision"], d["source"]) for d in decisions] == [
         ("alice", "approve", "rest"), ("bob", "approve", "rest")]
+
+
+def test_each_ticket_is_one_trace_from_the_hook_to_the_merge(finished: dict[str, RunView],
+                                                             platform: Platform) -> None:
+    spans_file = Path(platform.env["TICKETPILOT_HOME"]) / "telemetry" / SPANS_FILE
+    for key in finished:
+        names = [s["name"] for s in ticket_spans(spans_file, key)]
+        assert names[0] == "hook.accept" and "dispatch" in names and "merge" in names, (key, names)
+        assert any(name.startswith("agent.") for name in names), (key, names)
+    spans = ticket_spans(spans_file, "demo-103")
+    assert [s["attributes"]["approver"] for s in spans if s["name"] == "gate.decision"] == ["alice", "bob"]
+    services = {s["service"] for s in spans}
+    assert {"ticketpilot-api-server", "ticketpilot-spawner", "ticketpilot-agent-dev"} <= services, services
+    assert timeline("demo-103", spans)[0].startswith(f"ticket demo-103: {len(spans)} spans over")
 
 
 def test_lint_ticket_merged_without_a_gate(finished: dict[str, RunView], forge: LocalForge, tmp_path: Path) -> None:

@@ -1,0 +1,146 @@
+"""One trace per ticket, across every process that works on it, with `opentelemetry-sdk`.
+
+A ticket's trace id is derived from its key (`ticket_trace_id`), and so is the id of its root: the ingress, the
+spawner, each agent process or pod and the merge step start their spans under that root without passing
+anything to each other, and they land in one trace however they were started (a retried task, a pod on another
+node). Within a process, spans nest as usual (an agent step's model calls are its children).
+
+Where spans go: an OTLP collector when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set, batched;
+otherwise, the embedded default, one JSON line per span in `$TICKETPILOT_HOME/telemetry/spans.jsonl`, written as
+each span ends (a short agent process must not lose its spans at exit), appended under a file lock by every
+process. `TICKETPILOT_TELEMETRY=off` turns it off. Telemetry never fails the work it observes: an exporter
+error is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
+
+log = logging.getLogger(__name__)
+
+SPANS_FILE = "spans.jsonl"
+_lock = threading.Lock()
+_provider: TracerProvider | None = None
+
+
+def ticket_trace_id(ticket_key: str) -> int:
+    return int(hashlib.sha256(f"ticketpilot-trace:{ticket_key}".encode()).hexdigest()[:32], 16)
+
+
+def ticket_root_span_id(ticket_key: str) -> int:
+    return int(hashlib.sha256(f"ticketpilot-root:{ticket_key}".encode()).hexdigest()[:16], 16)
+
+
+def spans_path() -> Path:
+    from include.settings import get_settings
+
+    return get_settings().home / "telemetry" / SPANS_FILE
+
+
+class JsonLinesExporter(SpanExporter):
+    """Each span as one JSON line, appended under an exclusive lock: several processes share the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = "".join(json.dumps(_record(s), default=str) + "\n" for s in spans)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as out:
+                fcntl.flock(out, fcntl.LOCK_EX)
+                try:
+                    out.write(lines)
+                finally:
+                    fcntl.flock(out, fcntl.LOCK_UN)
+        except OSError as exc:
+            log.warning("spans not written to %s: %s", self.path, exc)
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+def _record(span: ReadableSpan) -> dict[str, Any]:
+    ctx = span.get_span_context()
+    parent = span.parent
+    return {"trace_id": f"{ctx.trace_id:032x}", "span_id": f"{ctx.span_id:016x}",
+            "parent_id": f"{parent.span_id:016x}" if parent is not None else None, "name": span.name,
+            "start": (span.start_time or 0) / 1e9, "end": (span.end_time or 0) / 1e9,
+            "status": span.status.status_code.name.lower(), "service": span.resource.attributes.get("service.name"),
+            "attributes": dict(span.attributes or {})}
+
+
+def enabled() -> bool:
+    return os.environ.get("TICKETPILOT_TELEMETRY", "on").lower() not in ("off", "0", "false", "no")
+
+
+def provider() -> TracerProvider | None:
+    """This process's provider, made on first use; None when telemetry is off. Ours, not the global one, so
+    Airflow's own tracing setup and ours never replace each other."""
+    global _provider
+    if not enabled():
+        return None
+    with _lock:
+        if _provider is None:
+            component = os.environ.get("TICKETPILOT_COMPONENT", "task")
+            service = os.environ.get("OTEL_SERVICE_NAME") or f"ticketpilot-{component}"
+            made = TracerProvider(resource=Resource.create({"service.name": service}))
+            if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+                made.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            else:
+                made.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(spans_path())))
+            _provider = made
+    return _provider
+
+
+def reset_for_tests() -> None:
+    """Forget the provider, so the next span reads the environment again (tests change TICKETPILOT_HOME)."""
+    global _provider
+    with _lock:
+        if _provider is not None:
+            _provider.shutdown()
+        _provider = None
+
+
+@contextmanager
+def span(name: str, *, ticket_key: str | None = None,
+         attributes: Mapping[str, Any] | None = None) -> Iterator[trace.Span]:
+    """A span named `name`: a child of the current span in this process, else of the ticket's root when
+    `ticket_key` is given, else a trace of its own. An exception is recorded on it and raised on."""
+    made = provider()
+    if made is None:
+        yield trace.INVALID_SPAN
+        return
+    parent = None
+    if not trace.get_current_span().get_span_context().is_valid and ticket_key:
+        root = SpanContext(trace_id=ticket_trace_id(ticket_key), span_id=ticket_root_span_id(ticket_key),
+                           is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+        parent = trace.set_span_in_context(NonRecordingSpan(root))
+    tracer = made.get_tracer("ticketpilot")
+    attrs = {k: v for k, v in {**({"ticket.key": ticket_key} if ticket_key else {}), **(attributes or {})}.items()
+             if v is not None}
+    with tracer.start_as_current_span(name, context=parent or otel_context.get_current(), attributes=attrs,
+                                      record_exception=True, set_status_on_exception=True) as current:
+        yield current
+        if current.is_recording() and current.status.status_code is StatusCode.UNSET:
+            current.set_status(Status(StatusCode.OK))
