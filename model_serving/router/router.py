@@ -25,6 +25,7 @@ from pydantic_ai.settings import ModelSettings
 
 from include import telemetry
 from include.settings import get_settings
+from include.telemetry import metrics
 from model_serving.router import cache, canary, ledger
 from model_serving.router.errors import (
     AllProvidersFailed,
@@ -148,6 +149,8 @@ class ModelRouter:
             call_span.set_attributes({"model": f"{routed.provider}:{routed.model}", "tokens.in": routed.usage.tokens_in,
                                       "tokens.out": routed.usage.tokens_out, "cost.usd": str(routed.cost_usd),
                                       "cache.hit": routed.cache_hit, "latency.ms": routed.latency_ms})
+            metrics.record_model_call(tenant=context.tenant, model=f"{routed.provider}:{routed.model}",
+                                      cost_usd=float(routed.cost_usd), cache_hit=routed.cache_hit)
             return routed
 
     def _route(self, call: _Call, context: CallContext) -> Routed:

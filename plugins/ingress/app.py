@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from include.telemetry import metrics
 from plugins.ingress.ops_routes import router as ops_router
 from plugins.ingress.ratelimit import DEFAULT_BURST, DEFAULT_RATE_PER_S, RateLimiter
 from plugins.ingress.routes import router
@@ -17,6 +20,7 @@ from plugins.ingress.state import DEFAULT_MAX_IN_FLIGHT, IngressState
 from plugins.ingress.tracker_routes import router as tracker_router
 
 URL_PREFIX = "/ticketpilot"
+HOOK_SOURCES = ("ado", "github", "gitlab")
 
 
 def create_app(db_url: str | None = None, *, hook_rate_per_s: float = DEFAULT_RATE_PER_S,
@@ -43,7 +47,22 @@ def create_app(db_url: str | None = None, *, hook_rate_per_s: float = DEFAULT_RA
     app.include_router(ops_router)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.middleware("http")(_hook_metrics)
     return app
+
+
+async def _hook_metrics(request: Request, call_next: Any) -> Any:
+    """Every hook delivery's time to its answer, by tenant, source and status: the hook → 202 SLO."""
+    started = time.monotonic()
+    response = await call_next(request)
+    parts = request.url.path.split("/hooks/", 1)
+    if len(parts) == 2 and parts[1].count("/") == 1 and parts[1].split("/")[0] in HOOK_SOURCES:
+        source, tenant = parts[1].split("/")
+        # a refused delivery's tenant is whatever the caller typed: labelling by it would let anyone grow the
+        # metric's series without bound
+        metrics.record_hook((time.monotonic() - started) * 1000, tenant=tenant if response.status_code < 400 else "-",
+                            source=source, status=response.status_code)
+    return response
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
