@@ -5,6 +5,7 @@ out of the chain, a delivery stuck before dispatch and a gate past its timeout."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import psycopg
@@ -16,9 +17,12 @@ from include.store.tenants import create_tenant
 from model_serving.router import ledger
 from model_serving.router.models import CallContext
 
+PRICED = "qa-priced"
+"""A model of these tests' own: the price they add must not change what another test finds priced."""
+
 
 @pytest.fixture
-def platform(db: psycopg.Connection) -> psycopg.Connection:
+def platform(db: psycopg.Connection) -> Iterator[psycopg.Connection]:
     for tenant in ("qa-one", "qa-two"):
         db.execute(f'DROP SCHEMA IF EXISTS "tenant_{tenant.replace("-", "_")}" CASCADE')
         db.execute("DELETE FROM ticketpilot.tenant_schemas WHERE tenant_id = %s", (tenant,))
@@ -29,8 +33,7 @@ def platform(db: psycopg.Connection) -> psycopg.Connection:
     db.execute("DELETE FROM ticketpilot.tenant_schemas")
     for tenant in ("qa-one", "qa-two"):
         ledger.ensure_tenant_schema(db, tenant)
-    db.execute("DELETE FROM ticketpilot.model_prices WHERE model = 'openai:gpt-4o-mini'")
-    ledger.set_price(db, "openai:gpt-4o-mini", 0.15, 0.6)
+    ledger.set_price(db, f"openai:{PRICED}", 0.15, 0.6)
     book(db, "qa-one", "c1", "0.002")
     book(db, "qa-two", "c2", "0.001")
     book(db, "qa-two", "c3", "0", model="smollm2", provider="local")  # a free local model needs no price
@@ -39,10 +42,11 @@ def platform(db: psycopg.Connection) -> psycopg.Connection:
             audit.append(db, actor="ops", action="test", subject=str(i), details={})
     db.execute("INSERT INTO ticketpilot.tickets (ticket_key, tenant_id, workitem_id, rev, dag_id, ticket) "
                "VALUES ('qa-one-1', 'qa-one', 1, 1, 'ticket__qa-one__1', '{}')")
-    return db
+    yield db
+    db.execute("DELETE FROM ticketpilot.model_prices WHERE model = %s", (f"openai:{PRICED}",))
 
 
-def book(db: psycopg.Connection, tenant: str, call: str, usd: str, *, model: str = "gpt-4o-mini",
+def book(db: psycopg.Connection, tenant: str, call: str, usd: str, *, model: str = PRICED,
          provider: str = "openai") -> None:
     ledger.record_call(db, ledger.CallRecord(context=CallContext(tenant=tenant), provider=provider, model=model,
                                              status="ok", idempotency_key=call, cost_usd=Decimal(usd),
