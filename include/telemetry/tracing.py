@@ -83,6 +83,7 @@ def _record(span: ReadableSpan) -> dict[str, Any]:
     parent = span.parent
     return {"trace_id": f"{ctx.trace_id:032x}", "span_id": f"{ctx.span_id:016x}",
             "parent_id": f"{parent.span_id:016x}" if parent is not None else None, "name": span.name,
+            "links": [f"{link.context.trace_id:032x}/{link.context.span_id:016x}" for link in span.links],
             "start": (span.start_time or 0) / 1e9, "end": (span.end_time or 0) / 1e9,
             "status": span.status.status_code.name.lower(), "service": span.resource.attributes.get("service.name"),
             "attributes": dict(span.attributes or {})}
@@ -131,16 +132,20 @@ def span(name: str, *, ticket_key: str | None = None,
     if made is None:
         yield trace.INVALID_SPAN
         return
-    parent = None
-    if not trace.get_current_span().get_span_context().is_valid and ticket_key:
+    parent, links = None, []
+    current = trace.get_current_span().get_span_context()
+    if ticket_key and (not current.is_valid or current.trace_id != ticket_trace_id(ticket_key)):
+        # Under the ticket's root, not under whatever span the process has current: Airflow's task runner
+        # carries the DAG run's own trace context into every task. That span is linked instead.
         root = SpanContext(trace_id=ticket_trace_id(ticket_key), span_id=ticket_root_span_id(ticket_key),
                            is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
         parent = trace.set_span_in_context(NonRecordingSpan(root))
+        links = [trace.Link(current)] if current.is_valid else []
     tracer = made.get_tracer("ticketpilot")
     attrs = {k: v for k, v in {**({"ticket.key": ticket_key} if ticket_key else {}), **(attributes or {})}.items()
              if v is not None}
     with tracer.start_as_current_span(name, context=parent or otel_context.get_current(), attributes=attrs,
-                                      record_exception=True, set_status_on_exception=True) as current:
-        yield current
-        if current.is_recording() and current.status.status_code is StatusCode.UNSET:
-            current.set_status(Status(StatusCode.OK))
+                                      links=links, record_exception=True, set_status_on_exception=True) as opened:
+        yield opened
+        if opened.is_recording() and opened.status.status_code is StatusCode.UNSET:
+            opened.set_status(Status(StatusCode.OK))

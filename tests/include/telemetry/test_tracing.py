@@ -76,6 +76,23 @@ def test_spans_of_two_processes_form_one_ticket_trace(home: Path, capsys: pytest
     assert main(["show", "acme-99"]) == 2 and "no spans recorded" in capsys.readouterr().out
 
 
+def test_a_foreign_current_span_is_linked_not_parent(home: Path) -> None:
+    """Airflow's task runner carries the DAG run's trace context into the task: the ticket's span must still
+    land in the ticket's trace, linked to Airflow's."""
+    from opentelemetry import trace as otel_trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    airflow_span = SpanContext(trace_id=0xABC, span_id=0xDEF, is_remote=True,
+                               trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    with otel_trace.use_span(NonRecordingSpan(airflow_span)), telemetry.span("merge", ticket_key="acme-7"):
+        with telemetry.span("scm.merge", ticket_key="acme-7"):
+            pass
+    merge, inner = sorted(ticket_spans(spans_path(), "acme-7"), key=lambda s: s["name"])
+    assert merge["parent_id"] == f"{ticket_root_span_id('acme-7'):016x}"
+    assert merge["links"] == [f"{0xABC:032x}/{0xDEF:016x}"]
+    assert inner["parent_id"] == merge["span_id"] and inner["links"] == [], "same trace: nested, no link"
+
+
 def test_off_writes_nothing(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TICKETPILOT_TELEMETRY", "off")
     reset_for_tests()
