@@ -15,7 +15,6 @@ else every `TICKETPILOT_METRICS_INTERVAL_S` (default 15 s) and at exit as JSON l
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -35,6 +34,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.resources import Resource
 
+from include.telemetry.files import append_locked
 from include.telemetry.tracing import enabled
 
 log = logging.getLogger(__name__)
@@ -61,18 +61,7 @@ class JsonLinesMetricExporter(MetricExporter):
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         line = json.dumps(json.loads(metrics_data.to_json(indent=None))) + "\n"
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as out:
-                fcntl.flock(out, fcntl.LOCK_EX)
-                try:
-                    out.write(line)
-                finally:
-                    fcntl.flock(out, fcntl.LOCK_UN)
-        except OSError as exc:
-            log.warning("metrics not written to %s: %s", self.path, exc)
-            return MetricExportResult.FAILURE
-        return MetricExportResult.SUCCESS
+        return MetricExportResult.SUCCESS if append_locked(self.path, line) else MetricExportResult.FAILURE
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return True

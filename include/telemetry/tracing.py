@@ -14,10 +14,8 @@ error is logged and dropped.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,7 +30,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
-log = logging.getLogger(__name__)
+from include.telemetry.files import append_locked
 
 SPANS_FILE = "spans.jsonl"
 _lock = threading.Lock()
@@ -61,18 +59,7 @@ class JsonLinesExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         lines = "".join(json.dumps(_record(s), default=str) + "\n" for s in spans)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as out:
-                fcntl.flock(out, fcntl.LOCK_EX)
-                try:
-                    out.write(lines)
-                finally:
-                    fcntl.flock(out, fcntl.LOCK_UN)
-        except OSError as exc:
-            log.warning("spans not written to %s: %s", self.path, exc)
-            return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
+        return SpanExportResult.SUCCESS if append_locked(self.path, lines) else SpanExportResult.FAILURE
 
     def shutdown(self) -> None:
         pass
