@@ -32,10 +32,9 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
     PeriodicExportingMetricReader,
 )
-from opentelemetry.sdk.resources import Resource
 
+from include.telemetry.config import enabled, otlp_configured, resource, telemetry_file
 from include.telemetry.files import append_locked
-from include.telemetry.tracing import enabled
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +45,7 @@ _instruments: dict[str, Any] = {}
 
 
 def metrics_path() -> Path:
-    from include.settings import get_settings
-
-    return get_settings().home / "telemetry" / METRICS_FILE
+    return telemetry_file(METRICS_FILE)
 
 
 class JsonLinesMetricExporter(MetricExporter):
@@ -76,18 +73,16 @@ def provider() -> MeterProvider | None:
         return None
     with _lock:
         if _provider is None:
-            if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
+            if otlp_configured("METRICS"):
                 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
                 exporter: MetricExporter = OTLPMetricExporter()
             else:
                 exporter = JsonLinesMetricExporter(metrics_path())
             interval_ms = float(os.environ.get("TICKETPILOT_METRICS_INTERVAL_S", "15")) * 1000
-            component = os.environ.get("TICKETPILOT_COMPONENT", "task")
             _provider = MeterProvider(
                 metric_readers=[PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms)],
-                resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME")
-                                          or f"ticketpilot-{component}"}))
+                resource=resource())
     return _provider
 
 
@@ -167,8 +162,8 @@ def points(path: Path, name: str) -> list[dict[str, Any]]:
             data = json.loads(line)
         except ValueError:
             continue
-        for resource in data.get("resource_metrics", []):
-            for scope in resource.get("scope_metrics", []):
+        for exported in data.get("resource_metrics", []):
+            for scope in exported.get("scope_metrics", []):
                 for metric in scope.get("metrics", []):
                     if metric.get("name") == name:
                         found += metric.get("data", {}).get("data_points", [])

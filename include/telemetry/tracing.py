@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,11 +24,11 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
+from include.telemetry.config import enabled, otlp_configured, resource, telemetry_file
 from include.telemetry.files import append_locked
 
 SPANS_FILE = "spans.jsonl"
@@ -46,9 +45,7 @@ def ticket_root_span_id(ticket_key: str) -> int:
 
 
 def spans_path() -> Path:
-    from include.settings import get_settings
-
-    return get_settings().home / "telemetry" / SPANS_FILE
+    return telemetry_file(SPANS_FILE)
 
 
 class JsonLinesExporter(SpanExporter):
@@ -76,10 +73,6 @@ def _record(span: ReadableSpan) -> dict[str, Any]:
             "attributes": dict(span.attributes or {})}
 
 
-def enabled() -> bool:
-    return os.environ.get("TICKETPILOT_TELEMETRY", "on").lower() not in ("off", "0", "false", "no")
-
-
 def provider() -> TracerProvider | None:
     """This process's provider, made on first use; None when telemetry is off. Ours, not the global one, so
     Airflow's own tracing setup and ours never replace each other."""
@@ -88,10 +81,8 @@ def provider() -> TracerProvider | None:
         return None
     with _lock:
         if _provider is None:
-            component = os.environ.get("TICKETPILOT_COMPONENT", "task")
-            service = os.environ.get("OTEL_SERVICE_NAME") or f"ticketpilot-{component}"
-            made = TracerProvider(resource=Resource.create({"service.name": service}))
-            if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+            made = TracerProvider(resource=resource())
+            if otlp_configured("TRACES"):
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
                 made.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
