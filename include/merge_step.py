@@ -93,7 +93,7 @@ def merge(scm: ScmAdapter, ticket: Ticket, dev: DevResult, risk: RiskClass, run_
         merged = scm.merge(pr.pr_id)
     with connect() as conn, conn.transaction():
         audit.append(conn, actor="ticketpilot", action="pr.merged" if risk.needs_gate else "pr.merged.auto",
-                     subject=ticket.ticket_key,
+                     subject=ticket.ticket_key, tenant=ticket.tenant,
                      details={"run_id": run_id, "pr_id": merged.pr_id, "merge_commit": merged.merge_commit,
                               "risk_class": risk.value, "reasons": reasons or [],
                               "overridden_criteria": [r for r in reasons or []

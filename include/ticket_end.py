@@ -33,6 +33,7 @@ def end_without_merge(scm: ScmAdapter, ticket: Ticket, pr_id: int, result: Final
         log.info("the %s forge has no work item to comment on; the reason is on PR #%s", type(scm).__name__, pr_id)
     with connect() as conn, conn.transaction():
         audit.append(conn, actor="ticketpilot", action=f"ticket.{result.outcome.value}", subject=ticket.ticket_key,
+                     tenant=ticket.tenant,
                      details={"run_id": run_id, "pr_id": pr_id, "base_commit": result.base_commit,
                               "head_commit": result.head_commit, "summary": result.summary})
     return reason

@@ -26,6 +26,7 @@ from include.runners.pod_spec import (
     resources_for,
     service_account,
 )
+from include.runners.step_audit import audit_step
 from include.tenancy.naming import tenant_namespace
 from model_serving.router import connections as llm_connections
 from model_serving.router.errors import ConfigurationError
@@ -104,6 +105,15 @@ class AgentPodOperator(KubernetesPodOperator):
         if self.runner not in RUNNERS:
             raise AirflowFailException(f"runner must be one of {RUNNERS}, got {self.runner!r}")
         task = self.build_agent_task(context)
+        try:
+            result = self._run(task, context)
+        except (AirflowException, AirflowFailException) as exc:
+            audit_step(task, {"ok": False, "error": str(exc)[:300]})
+            raise
+        audit_step(task, result if isinstance(result, dict) else {"ok": True})
+        return result
+
+    def _run(self, task: AgentTask, context: Any) -> Any:
         model = self.model_connection()
         self.env_vars = [*self.env_vars, k8s.V1EnvVar(name="TICKETPILOT_AGENT_TASK", value=task.model_dump_json())]
         if self.runner == "local":

@@ -18,6 +18,7 @@ from include import final_check
 from include.contracts import DevResult, PipelineResult, PoResult, Ticket
 from include.contracts.evidence import CriterionEvidence
 from include.contracts.final_check import FinalOutcome
+from include.policies.version import policy_version
 from include.scm import adapter_for
 from include.store import audit
 from include.store.db import connect
@@ -62,9 +63,10 @@ class FinalCheckOperator(BaseOperator):
         if result.risk_class != ticket.risk_class:  # raised since the door: by PO, Dev or this final change
             with connect() as conn, conn.transaction():
                 audit.append(conn, actor="ticketpilot", action="risk.raised", subject=ticket.ticket_key,
+                             tenant=ticket.tenant,
                              details={"run_id": context["run_id"], "from": ticket.risk_class.value,
                                       "planned": result.planned_risk.value, "to": result.risk_class.value,
-                                      "reasons": result.reasons})
+                                      "reasons": result.reasons, "policy_version": policy_version()})
         return result.model_dump(mode="json")
 
 

@@ -96,7 +96,7 @@ def tenant_add(tenant_id: str, default_repo: str, approvers: list[str], pool_slo
                     after = update_settings(conn, tenant_id, default_repo=default_repo, approvers=approvers)
                 changes = _changes(before, after, rotated=before is not None and secret is not None)
                 if changes:
-                    audit.append(conn, actor=_actor(), action="tenant.add", subject=tenant_id,
+                    audit.append(conn, actor=_actor(), action="tenant.add", subject=tenant_id, tenant=tenant_id,
                                  details={"changes": changes})
     except ValidationError as exc:
         raise CliError(f"tenant {tenant_id!r}: {exc.errors()[0]['loc'][-1]}: {exc.errors()[0]['msg']}") from exc

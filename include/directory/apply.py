@@ -121,7 +121,7 @@ class Reconciler:
             if not self.dry_run and roles.set_directory_managed(conn, entry.id, True):
                 changes.append("managed by the Team Directory from now on")
             if changes and not self.dry_run:
-                audit.append(conn, actor=self.actor, action="directory.apply", subject=entry.id,
+                audit.append(conn, actor=self.actor, action="directory.apply", subject=entry.id, tenant=entry.id,
                              details={"changes": changes})
         self.result.changes += [f"{entry.id}: {change}" for change in changes]
 
@@ -211,7 +211,7 @@ class Reconciler:
                     roles.revoke(conn, tenant_id, person, role)
                 if current is not None:
                     update_settings(conn, tenant_id, default_repo=current.default_repo, approvers=[])
-                audit.append(conn, actor=self.actor, action="directory.apply", subject=tenant_id,
+                audit.append(conn, actor=self.actor, action="directory.apply", subject=tenant_id, tenant=tenant_id,
                              details={"changes": changes, "unlisted": True})
         self.result.changes += [f"{tenant_id}: {change} (no longer in the directory)" for change in changes]
 
@@ -326,7 +326,7 @@ class Reconciler:
         self.result.pending += [f"{tenant_id}: {item}" for item in pending]
         if changes and not self.dry_run:
             with connect() as conn, conn.transaction():
-                audit.append(conn, actor=self.actor, action="directory.apply", subject=tenant_id,
+                audit.append(conn, actor=self.actor, action="directory.apply", subject=tenant_id, tenant=tenant_id,
                              details={"changes": changes, "forge": "ado"})
 
     def _exists(self, tenant_id: str) -> bool:

@@ -56,7 +56,7 @@ def rotate_secret(tenant_id: str, actor: str) -> Any:
     def rotate(secret: str) -> None:
         with connect() as conn, conn.transaction():
             set_hook_secret(conn, tenant_id, secret)
-            audit.append(conn, actor=actor, action="tenant.hook_secret.set", subject=tenant_id,
+            audit.append(conn, actor=actor, action="tenant.hook_secret.set", subject=tenant_id, tenant=tenant_id,
                          details={"by": "project factory", "reason": "service-hook subscriptions written"})
     return rotate
 
@@ -65,7 +65,7 @@ def record(tenant_id: str, project: str, changes: list[str], actor: str = "proje
     """One audit entry for what a step (or a whole run) changed; nothing for a no-op."""
     if changes:
         with connect() as conn, conn.transaction():
-            audit.append(conn, actor=actor, action="project_factory.apply", subject=tenant_id,
+            audit.append(conn, actor=actor, action="project_factory.apply", subject=tenant_id, tenant=tenant_id,
                          details={"project": project, "changes": changes})
 
 

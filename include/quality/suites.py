@@ -88,7 +88,8 @@ SUITES: tuple[Suite, ...] = (
           (Expect("ExpectColumnValuesToBeInSet", {"column": "model"}, value_set=_priced),),
           ids=("ledger_tenant", "id")),
     Suite("audit_chain", "the audit log's hash chain",
-          lambda conn: sql.SQL("SELECT id, prev_hash, hash, coalesce(lag(hash) OVER (ORDER BY id), {}) AS chain_prev "
+          lambda conn: sql.SQL("SELECT id, prev_hash, hash, "
+                               "coalesce(lag(hash) OVER (PARTITION BY chain ORDER BY seq, id), {}) AS chain_prev "
                                "FROM ticketpilot.audit_log").format(sql.Literal(GENESIS)),
           (Expect("ExpectColumnPairValuesToBeEqual", {"column_A": "prev_hash", "column_B": "chain_prev"}),
            Expect("ExpectColumnValuesToMatchRegex", {"column": "hash", "regex": "^[0-9a-f]{64}$"}),

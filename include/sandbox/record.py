@@ -25,4 +25,4 @@ def record_isolation(subject: str, step: str, sandbox: Sandbox) -> None:
                     subject, step, sandbox.isolation.value)
         return
     with connect(db_url) as conn:
-        audit.append(conn, actor=f"agent-{step}", action=ACTION, subject=subject, details=details)
+        audit.append_for_ticket(conn, subject, actor=f"agent-{step}", action=ACTION, details=details)

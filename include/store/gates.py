@@ -49,8 +49,8 @@ def request_gate(
             (ticket_key, run_id, risk_class.value, risk_class.required_approvals, named_approvers, dag_id),
         ).fetchone()
         if row is not None:
-            audit.append(conn, actor="ticketpilot", action="gate.requested", subject=ticket_key,
-                         details={"run_id": run_id, "risk_class": risk_class.value})
+            audit.append_for_ticket(conn, ticket_key, actor="ticketpilot", action="gate.requested",
+                                    details={"run_id": run_id, "risk_class": risk_class.value})
             return row
     return get_gate(conn, ticket_key, run_id)
 
@@ -119,9 +119,9 @@ def _record_decision(conn: psycopg.Connection, decision: GateDecision) -> dict[s
             conn.execute("SELECT pg_notify(%s, %s)", (GATE_CHANNEL, json.dumps(
                 {"ticket_key": gate["ticket_key"], "run_id": gate["run_id"], "dag_id": gate["dag_id"],
                  "status": status})))
-        audit.append(conn, actor=decision.approver, action=f"gate.{decision.decision.value}",
-                     subject=decision.ticket_key,
-                     details={"run_id": gate["run_id"], "comment": decision.comment,
+        audit.append_for_ticket(conn, decision.ticket_key, actor=decision.approver,
+                                action=f"gate.{decision.decision.value}",
+                                details={"run_id": gate["run_id"], "comment": decision.comment,
                               "source": decision.source, "gate_status": status})
     return gate
 

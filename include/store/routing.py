@@ -25,7 +25,7 @@ def set_policy(conn: psycopg.Connection, tenant: str, policy: RoutingPolicy, *, 
         version = (latest["version"] if latest else 0) + 1
         cur.execute("INSERT INTO ticketpilot.routing_policies (tenant_id, version, policy, set_by) "
                     "VALUES (%s, %s, %s, %s)", (tenant, version, Jsonb(data), actor))
-        audit.append(conn, actor=actor, action="routing_policy.set", subject=tenant,
+        audit.append(conn, actor=actor, action="routing_policy.set", subject=tenant, tenant=tenant,
                      details={"version": version, "policy": data})
     return version
 

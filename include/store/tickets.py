@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict
 
 from include.contracts.gate import GateDecision, GateOutcome
 from include.contracts.ticket import Ticket, TicketState
-from include.store import gates, roles
+from include.policies.version import policy_version
+from include.store import audit, gates, roles
 from include.tickets.ado_events import BuildDelivery, CommentDelivery, PullRequestDelivery, approver_votes
 from include.tickets.normalise import TicketDelivery
 from include.tickets.revisions import follow_up
@@ -84,6 +85,10 @@ def accept_delivery(conn: psycopg.Connection, delivery: TicketDelivery) -> Accep
         ).fetchone()
         kind = None
         if written is not None:
+            audit.append(cur.connection, actor="ticketpilot", action="policy.classified", subject=ticket.ticket_key,
+                         tenant=ticket.tenant,
+                         details={"rev": ticket.rev, "change_kind": ticket.change_kind.value,
+                                  "risk_class": ticket.risk_class.value, "policy_version": policy_version()})
             kind = follow_up(Ticket.model_validate(previous["ticket"]) if previous else None, ticket)
         if kind is not None:
             queued = cur.execute(

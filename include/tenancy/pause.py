@@ -43,7 +43,8 @@ def pause(airflow: AirflowClient, tenant_id: str, *, by: str, reason: str) -> Pa
     with connect(autocommit=True) as conn, conn.transaction():
         tenant, newly = set_paused(conn, tenant_id, by=by, reason=reason)
         if newly:
-            audit.append(conn, actor=by, action="tenant.pause", subject=tenant_id, details={"reason": reason})
+            audit.append(conn, actor=by, action="tenant.pause", subject=tenant_id, tenant=tenant_id,
+                         details={"reason": reason})
     paused = [dag_id for dag_id in tenant_dags(airflow, tenant_id, paused=False)
               if _set_dag_paused(airflow, dag_id, True)]
     with connect(autocommit=True) as conn:
@@ -63,7 +64,7 @@ def resume(airflow: AirflowClient, tenant_id: str, *, by: str) -> PauseOutcome:
         with conn.transaction():
             before = clear_paused(conn, tenant_id)
             if before.paused_at is not None:
-                audit.append(conn, actor=by, action="tenant.resume", subject=tenant_id,
+                audit.append(conn, actor=by, action="tenant.resume", subject=tenant_id, tenant=tenant_id,
                              details={"paused_at": before.paused_at.isoformat(), "paused_by": before.paused_by,
                                       "reason": before.paused_reason, "dags_unpaused": unpaused})
         held = held_rows(conn, tenant_id)

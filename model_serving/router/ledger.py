@@ -101,18 +101,28 @@ class CallRecord:
 
 
 def record_call(conn: psycopg.Connection, record: CallRecord) -> bool:
-    """Write one ledger row; False when a row with the same idempotency key exists (a retried step)."""
+    """Write one ledger row and its audit row (metadata only: no prompt, answer or error text) in one statement;
+    False when a row with the same idempotency key exists (a retried step), which is audited once."""
     ctx = record.context
     query = sql.SQL(
-        "INSERT INTO {} (idempotency_key, tenant, repo, ticket_key, step, prompt_version, provider, model, status, "
-        "error, tokens_in, tokens_out, cost_usd, latency_ms, cache_hit, injection_findings) "
+        "WITH call AS (INSERT INTO {} (idempotency_key, tenant, repo, ticket_key, step, prompt_version, provider, "
+        "model, status, error, tokens_in, tokens_out, cost_usd, latency_ms, cache_hit, injection_findings) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (idempotency_key) DO NOTHING"
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id) "
+        "SELECT ticketpilot.audit_append(%s, %s, 'model.call', %s, %s::jsonb || jsonb_build_object('ledger_id', id))"
+        " FROM call"
     ).format(table(ctx.tenant, "calls"))
+    audited = {"provider": record.provider, "model": record.model, "status": record.status, "step": ctx.step,
+               "repo": ctx.repo, "prompt_version": ctx.prompt_version, "tokens_in": record.tokens_in,
+               "tokens_out": record.tokens_out, "cost_usd": str(record.cost_usd), "latency_ms": record.latency_ms,
+               "cache_hit": record.cache_hit, "idempotency_key": record.idempotency_key,
+               "injection_findings": len(record.injection_findings)}
     cur = conn.execute(query, (
         record.idempotency_key, ctx.tenant, ctx.repo, ctx.ticket_key, ctx.step, ctx.prompt_version, record.provider,
         record.model, record.status, record.error[:2000], record.tokens_in, record.tokens_out, record.cost_usd,
         record.latency_ms, record.cache_hit, json.dumps(list(record.injection_findings)),
+        ctx.tenant, f"agent-{ctx.step}" if ctx.step else "model-router", ctx.ticket_key or ctx.repo or ctx.tenant,
+        json.dumps(audited),
     ))
     return cur.rowcount == 1
 

@@ -76,3 +76,24 @@ def test_idempotency_key_dedupes_rows(db: psycopg.Connection, tenant: str) -> No
     record = ledger.CallRecord(CallContext(tenant=tenant), "openai", "gpt-small", "ok", idempotency_key="k1")
     assert ledger.record_call(db, record) and not ledger.record_call(db, record)
     assert len(ledger.calls(db, tenant)) == 1
+
+
+def test_each_call_is_audited_once_in_the_tenants_chain_without_its_text(db: psycopg.Connection,
+                                                                         tenant: str) -> None:
+    from include.store import audit
+
+    ledger.ensure_tenant_schema(db, tenant)
+    ctx = CallContext(tenant=tenant, **CTX_FIELDS)
+    record = ledger.CallRecord(ctx, "openai", "gpt-small", "error", idempotency_key=f"{tenant}-call-1",
+                               error="provider said: the secret prompt was ...", tokens_in=12)
+    assert ledger.record_call(db, record) is True
+    assert ledger.record_call(db, record) is False, "a retried step writes no second row"
+    [row] = db.execute("SELECT actor, action, subject, details FROM ticketpilot.audit_log WHERE chain = %s "
+                       "AND action = 'model.call'", (tenant,)).fetchall()
+    assert (row["actor"], row["subject"]) == ("agent-dev", "acme-7")
+    [call] = ledger.calls(db, tenant)
+    assert row["details"]["ledger_id"] == call["id"]
+    assert {k: row["details"][k] for k in ("provider", "model", "status", "tokens_in")} == {
+        "provider": "openai", "model": "gpt-small", "status": "error", "tokens_in": 12}
+    assert "secret" not in str(row["details"]), "metadata only: no prompt, answer or error text"
+    assert audit.verify(db, tenant=tenant).ok

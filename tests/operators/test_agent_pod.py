@@ -93,3 +93,43 @@ def test_local_runner_passes_the_scm_kind_to_the_agent(monkeypatch: pytest.Monke
     task = AgentTask(role=AgentRole.PO, ticket=TICKET, run_id="r1", try_number=1)
     operator.execute_local(task, {})
     assert seen["TICKETPILOT_SCM_KIND"] == "ado"
+
+
+class _TaskInstance:
+    """The two things execute() asks of the task instance: upstream results and the try number."""
+
+    try_number = 1
+
+    def xcom_pull(self, task_ids: str) -> None:
+        return None
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.pushed = (key, value)
+
+
+def test_every_step_ends_in_the_tenants_audit_chain_ok_or_not(db, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.runners.local import AgentReportedFailure
+
+    answers = iter([{"ok": True, "role": "po", "summary": "Read it", "checklist": [1, 2]},
+                    AgentReportedFailure("po: nothing to do", {"ok": False, "summary": "nothing to do"})])
+
+    def run_agent(role: str, task_json: str, **_: object) -> dict:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr("include.runners.local.run_agent", run_agent)
+    monkeypatch.setattr(AgentPodOperator, "model_connection", lambda self: None)
+    operator = AgentPodOperator(task_id="po", role="po", ticket=TICKET.model_dump(mode="json"), runner="local")
+    context = {"ti": _TaskInstance(), "run_id": "manual__7"}
+    assert operator.execute(context)["summary"] == "Read it"
+    with pytest.raises(AirflowFailException, match="nothing to do"):
+        operator.execute(context)
+    rows = db.execute("SELECT chain, action, details FROM ticketpilot.audit_log ORDER BY seq").fetchall()
+    assert [(r["chain"], r["action"]) for r in rows] == [("acme", "agent.po")] * 2
+    assert rows[0]["details"] == {"run_id": "manual__7", "try_number": 1, "ok": True, "role": "po",
+                                  "summary": "Read it", "checklist_count": 2}
+    assert rows[1]["details"] == {"run_id": "manual__7", "try_number": 1, "ok": False, "error": "po: nothing to do"}

@@ -71,7 +71,8 @@ def test_a_broken_audit_chain_in_the_backup_fails_the_drill_at_its_row(seeded: p
     seeded.execute("UPDATE ticketpilot.audit_log SET details = '{\"i\": 99}' WHERE id = %s", (row,))
     seeded.execute("RESET session_replication_role")
     path = take_backup(db_url, tmp_path)
-    with pytest.raises(DrillFailed, match=f"the restored audit chain broken at row {row}") as failed:
+    expected = f"the restored audit log: _platform: altered at seq 3 \\(row id {row}\\)"
+    with pytest.raises(DrillFailed, match=expected) as failed:
         drill(path, db_url)
     assert failed.value.report.rows > 0
     assert scratch_databases(seeded) == []

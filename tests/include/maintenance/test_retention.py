@@ -73,7 +73,8 @@ def test_only_what_is_past_its_days_goes(platform: Path, db: psycopg.Connection,
     assert db.execute("SELECT count(*) AS n FROM ticketpilot.deliveries").fetchone()["n"] == 2
     for tenant in ("keep-co", "brief-co"):
         assert len(ledger.calls(db, tenant)) == 1, "the cost ledger is a record, never expired"
-    entry = db.execute("SELECT action, details FROM ticketpilot.audit_log").fetchone()
+    entry = db.execute("SELECT action, details FROM ticketpilot.audit_log "
+                       "WHERE action = 'maintenance.retention'").fetchone()
     assert entry["action"] == "maintenance.retention" and entry["details"]["removed"] == report.removed
     assert purge(db, home=platform, task_logs=tmp_path / "logs", actor="retention", now=NOW).removed == {}
 
@@ -84,7 +85,8 @@ def test_a_dry_run_counts_and_removes_nothing(platform: Path, db: psycopg.Connec
     assert report.lines()[0].startswith("deliveries:brief-co: would remove 1")
     assert (platform / "transcripts" / "keep-co" / "keep-co-1").is_dir()
     assert db.execute("SELECT count(*) AS n FROM ticketpilot.deliveries").fetchone()["n"] == 4
-    assert db.execute("SELECT count(*) AS n FROM ticketpilot.audit_log").fetchone()["n"] == 0
+    assert db.execute("SELECT count(*) AS n FROM ticketpilot.audit_log "
+                      "WHERE action = 'maintenance.retention'").fetchone()["n"] == 0
 
 
 def test_a_tenant_s_days_are_its_own(db: psycopg.Connection) -> None:

@@ -61,7 +61,7 @@ def test_a_healthy_platform_passes_every_suite(platform: psycopg.Connection, db_
     results = validate_all(db_url)
     assert [(r.suite, r.success) for r in results] == [("cost_ledger", True), ("priced_models", True),
                                                        ("audit_chain", True), ("ticket_store", True)]
-    assert results[0].rows == 3 and results[2].rows == 3 and results[3].rows == 1
+    assert results[0].rows == 3 and results[2].rows == 6 and results[3].rows == 1  # 3 model calls, 3 other rows
     assert results[0].lines()[0].startswith("cost_ledger: passed, 6 expectations on 3 rows")
 
 
