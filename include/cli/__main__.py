@@ -14,6 +14,9 @@
     ticketpilot backup restore MANIFEST --into DATABASE
     ticketpilot outbox dead
     ticketpilot outbox replay ID
+    ticketpilot router issue-token TENANT [--label TEXT]
+    ticketpilot router tokens [--tenant TENANT]
+    ticketpilot router revoke-token TOKEN_ID
 
 It talks to the platform the environment names (`TICKETPILOT_DB_URL`, ...), else to the one `make up` is
 running (its `connection.json`, include/launcher/connection_file.py). Every subcommand is idempotent and says
@@ -27,7 +30,7 @@ import os
 import sys
 from pathlib import Path
 
-from include.cli import backup_commands, commands, outbox_commands
+from include.cli import backup_commands, commands, outbox_commands, router_commands
 from include.cli.commands import CliError
 from include.launcher import connection_file
 from include.settings import get_settings
@@ -93,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     outbox.add_parser("replay", help="hand a given-up row to the spawner again (after fixing the cause)"
                       ).add_argument("id", type=int)
 
+    router = nouns.add_parser("router", help="credentials of the model router's HTTP face"
+                              ).add_subparsers(dest="verb", required=True)
+    issue = router.add_parser("issue-token", help="a new token for a tenant, shown once")
+    issue.add_argument("tenant")
+    issue.add_argument("--label", default="", help="what it is for, e.g. the tool that calls")
+    router.add_parser("tokens", help="every token, live or revoked (never the secret)").add_argument("--tenant")
+    router.add_parser("revoke-token", help="refuse a token from its next request on").add_argument("token_id")
+
     args = parser.parse_args(argv)
     try:
         if (args.noun, args.verb) == ("directory", "check"):  # a file check needs no platform (CI of the file)
@@ -115,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                    ("backup", "restore"): lambda: backup_commands.backup_restore(args.manifest, args.into),
                    ("outbox", "dead"): lambda: outbox_commands.outbox_dead(),
                    ("outbox", "replay"): lambda: outbox_commands.outbox_replay(args.id),
+                   ("router", "issue-token"): lambda: router_commands.router_issue_token(args.tenant, args.label),
+                   ("router", "tokens"): lambda: router_commands.router_tokens(args.tenant),
+                   ("router", "revoke-token"): lambda: router_commands.router_revoke_token(args.token_id),
                    }[(args.noun, args.verb)]
         print(handler())
     except CliError as exc:

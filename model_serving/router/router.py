@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -271,6 +271,10 @@ class ModelRouter:
     def _judge_canary(self, conn: psycopg.Connection, tenant: str, policy: RoutingPolicy, provider: Provider) -> None:
         if policy.canary and provider.spec == policy.canary.model:
             canary.evaluate(conn, tenant, policy.canary)
+
+    def connection(self) -> AbstractContextManager[psycopg.Connection]:
+        """A pooled platform-database connection (autocommit, dict rows), e.g. for the HTTP face's credentials."""
+        return self._pool.connection()
 
     @contextmanager
     def _db(self, tenant: str) -> Iterator[psycopg.Connection]:

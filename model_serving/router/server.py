@@ -1,8 +1,10 @@
 """An OpenAI-compatible HTTP face for the router, for tools that only speak that format.
 
-Who is calling travels in headers (`X-Ticketpilot-Tenant`, `-Repo`, `-Ticket`, `-Step`, `-Prompt-Version`,
-`-Risk-Class`, `-Failed-Fix-Iterations`, and `Idempotency-Key`), so any OpenAI client can send them unchanged.
-`model` is "auto" (the tenant's policy decides) or a "provider:model" string.
+Every request is authenticated (`Authorization: Bearer`: a router token or the platform's JWT, auth.py), and the
+tenant is the credential's: an `X-Ticketpilot-Tenant` header may repeat it, never change it (403). What the call
+is for travels in headers (`X-Ticketpilot-Repo`, `-Ticket`, `-Step`, `-Prompt-Version`, `-Risk-Class`,
+`-Failed-Fix-Iterations`, and `Idempotency-Key`), so any OpenAI client can send them unchanged (its API key is
+the bearer). `model` is "auto" (the tenant's policy decides) or a "provider:model" string.
 
 `stream: true` frames the finished answer as SSE chunks: the router must see the whole answer to restore
 redacted values, fill the cache and write the ledger, so it does not relay upstream tokens as they come.
@@ -15,11 +17,12 @@ import time
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from include.contracts.risk import RiskClass
+from model_serving.router.auth import Authenticate, Caller, Unauthenticated, authenticator
 from model_serving.router.errors import (
     AllProvidersFailed,
     BudgetExceeded,
@@ -81,8 +84,26 @@ class CompletionBody(BaseModel):
         return ChatRequest(**fields)
 
 
-def build_app(router: ModelRouter) -> FastAPI:
+def build_app(router: ModelRouter, authenticate: Authenticate | None = None) -> FastAPI:
+    """The app; `authenticate` defaults to router tokens in the router's database, plus the platform's JWT where
+    TICKETPILOT_ROUTER_JWT_SECRET is set. There is no unauthenticated mode."""
     app = FastAPI(title="Ticketpilot model router", description="OpenAI-compatible chat completions")
+    check = authenticate or authenticator(router.connection)
+
+    def caller(authorization: Annotated[str, Header()] = "",
+               x_ticketpilot_tenant: Annotated[str | None, Header()] = None) -> Caller:
+        scheme, _, credential = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise HTTPException(401, "a bearer credential is required: a router token (ticketpilot router "
+                                     "issue-token TENANT) or the platform's JWT", {"WWW-Authenticate": "Bearer"})
+        try:
+            found = check(credential.strip())
+        except Unauthenticated as exc:
+            raise HTTPException(401, str(exc), {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+        if x_ticketpilot_tenant is not None and x_ticketpilot_tenant != found.tenant:
+            raise HTTPException(403, f"the credential belongs to tenant {found.tenant!r}; X-Ticketpilot-Tenant names "
+                                     f"{x_ticketpilot_tenant!r}")
+        return found
 
     @app.exception_handler(RouterError)
     def _router_error(_: Request, exc: RouterError) -> JSONResponse:
@@ -95,7 +116,7 @@ def build_app(router: ModelRouter) -> FastAPI:
     @app.post("/v1/chat/completions", response_model=None)
     def chat_completions(
         body: CompletionBody,
-        x_ticketpilot_tenant: Annotated[str, Header()],
+        who: Caller = Depends(caller),  # noqa: B008 (FastAPI's idiom; Annotated cannot name a local function)
         x_ticketpilot_repo: Annotated[str, Header()] = "",
         x_ticketpilot_ticket: Annotated[str, Header()] = "",
         x_ticketpilot_step: Annotated[str, Header()] = "",
@@ -104,10 +125,10 @@ def build_app(router: ModelRouter) -> FastAPI:
         x_ticketpilot_failed_fix_iterations: Annotated[int, Header(ge=0)] = 0,
         idempotency_key: Annotated[str, Header()] = "",
     ) -> dict[str, Any] | StreamingResponse:
-        if x_ticketpilot_tenant not in router.policies and router.default_policy is None:
-            raise HTTPException(403, f"tenant {x_ticketpilot_tenant!r} has no routing policy on this router")
+        if who.tenant not in router.policies and router.default_policy is None:
+            raise HTTPException(403, f"tenant {who.tenant!r} has no routing policy on this router")
         context = CallContext(
-            tenant=x_ticketpilot_tenant, repo=x_ticketpilot_repo, ticket_key=x_ticketpilot_ticket,
+            tenant=who.tenant, repo=x_ticketpilot_repo, ticket_key=x_ticketpilot_ticket,
             step=x_ticketpilot_step, prompt_version=x_ticketpilot_prompt_version,
             risk_class=x_ticketpilot_risk_class, failed_fix_iterations=x_ticketpilot_failed_fix_iterations,
             call_id=idempotency_key,
@@ -118,11 +139,8 @@ def build_app(router: ModelRouter) -> FastAPI:
         return _completion(response)
 
     @app.get("/v1/models")
-    def models(x_ticketpilot_tenant: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        if x_ticketpilot_tenant is not None:
-            policies = [router.policy_for(x_ticketpilot_tenant)]
-        else:
-            policies = [*router.policies.values(), *([router.default_policy] if router.default_policy else [])]
+    def models(who: Caller = Depends(caller)) -> dict[str, Any]:  # noqa: B008
+        policies = [router.policy_for(who.tenant)]  # a tenant sees its own models, not another's policy
         specs = dict.fromkeys(["auto", *(spec for p in policies for spec in p.models())])
         return {"object": "list", "data": [
             {"id": spec, "object": "model", "created": 0, "owned_by": spec.partition(":")[0] or "ticketpilot"}

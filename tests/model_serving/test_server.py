@@ -4,11 +4,13 @@ import json
 from collections.abc import Callable
 from decimal import Decimal
 
+import jwt
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from model_serving.router import ModelRouter, ledger
+from model_serving.router.auth import authenticator, issue_token, mint_jwt, revoke_token
 from model_serving.router.server import build_app
 from tests.emulators.llm.emulator import Emulator
 from tests.model_serving.conftest import CLAUDE, LARGE, SMALL
@@ -22,8 +24,14 @@ def client(make_router: Callable[..., ModelRouter]) -> TestClient:
 
 
 @pytest.fixture
-def headers(tenant: str) -> dict[str, str]:
-    return {"X-Ticketpilot-Tenant": tenant, "X-Ticketpilot-Repo": "shop", "X-Ticketpilot-Ticket": "acme-3",
+def token(tenant: str, db: psycopg.Connection) -> str:
+    return issue_token(db, tenant, label="tests", actor="ops").token
+
+
+@pytest.fixture
+def headers(token: str) -> dict[str, str]:
+    """The OpenAI client's API key is the router token; the tenant comes from it."""
+    return {"Authorization": f"Bearer {token}", "X-Ticketpilot-Repo": "shop", "X-Ticketpilot-Ticket": "acme-3",
             "X-Ticketpilot-Step": "dev"}
 
 
@@ -84,10 +92,52 @@ def test_providers_down_is_503_with_retry_after(
     assert response.status_code == 503 and response.headers["retry-after"] == "7"
 
 
-def test_unknown_tenant_and_missing_header_are_refused(client: TestClient) -> None:
-    assert client.post("/v1/chat/completions", json=BODY, headers={"X-Ticketpilot-Tenant": "nobody"}).status_code \
-        == 403
-    assert client.post("/v1/chat/completions", json=BODY).status_code == 422
+def test_no_or_a_bad_credential_is_401(client: TestClient, headers: dict[str, str]) -> None:
+    for authorization in (None, "Basic dXNlcjpwdw==", "Bearer ", "Bearer tpr_nope_nope", "Bearer not-a-jwt"):
+        sent = {k: v for k, v in headers.items() if k != "Authorization"}
+        if authorization is not None:
+            sent["Authorization"] = authorization
+        response = client.post("/v1/chat/completions", json=BODY, headers=sent)
+        assert response.status_code == 401, (authorization, response.text)
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_the_tenant_is_the_credentials_and_a_header_cannot_change_it(
+        client: TestClient, headers: dict[str, str], tenant: str, db: psycopg.Connection) -> None:
+    assert client.post("/v1/chat/completions", json=BODY,
+                       headers={**headers, "X-Ticketpilot-Tenant": tenant}).status_code == 200, "repeating it is fine"
+    other = f"{tenant}-b"
+    response = client.post("/v1/chat/completions", json=BODY, headers={**headers, "X-Ticketpilot-Tenant": other})
+    assert response.status_code == 403 and f"belongs to tenant '{tenant}'" in response.json()["detail"]
+    assert ledger.ensure_tenant_schema(db, other) and ledger.calls(db, other) == [], "nothing spent on the other"
+
+
+def test_a_revoked_token_fails_at_once(client: TestClient, headers: dict[str, str], db: psycopg.Connection) -> None:
+    assert client.post("/v1/chat/completions", json=BODY, headers=headers).status_code == 200
+    token_id = headers["Authorization"].split("_")[1]
+    assert revoke_token(db, token_id, actor="ops") is True
+    response = client.post("/v1/chat/completions", json=BODY, headers=headers)
+    assert response.status_code == 401 and "revoked" in response.json()["detail"]
+
+
+def test_a_tenant_without_a_routing_policy_is_403(client: TestClient, db: psycopg.Connection) -> None:
+    stranger = issue_token(db, "nobody", actor="ops").token
+    response = client.post("/v1/chat/completions", json=BODY, headers={"Authorization": f"Bearer {stranger}"})
+    assert response.status_code == 403
+
+
+def test_the_platforms_jwt_names_its_tenant(make_router: Callable[..., ModelRouter], tenant: str) -> None:
+    secret = "s" * 64
+    client = TestClient(build_app(make_router(fallbacks=[CLAUDE]), authenticator(lambda: None, jwt_secret=secret)))
+
+    def post(credential: str) -> int:
+        return client.post("/v1/chat/completions", json=BODY,
+                           headers={"Authorization": f"Bearer {credential}"}).status_code
+
+    assert post(mint_jwt(secret, tenant)) == 200
+    assert post(mint_jwt(secret, tenant, ttl_s=-10)) == 401, "expired"
+    assert post(mint_jwt("x" * 64, tenant)) == 401, "signed with another secret"
+    assert post(jwt.encode({"tenant": tenant, "exp": 2**40}, secret, algorithm="HS256")) == 401, "no audience"
 
 
 def test_models_lists_auto_and_the_policy_models(client: TestClient, headers: dict[str, str]) -> None:
