@@ -13,6 +13,7 @@ import psycopg
 from include import telemetry
 from include.contracts.gate import GateDecision, GateOutcome
 from include.contracts.risk import RiskClass
+from include.policies.four_eyes import requester_refusal
 from include.store import audit, roles
 
 GATE_CHANNEL = "ticketpilot_gates"
@@ -99,6 +100,8 @@ def _record_decision(conn: psycopg.Connection, decision: GateDecision) -> dict[s
         if gate["status"] != "pending":
             raise GateAlreadyDecided(f"gate for {decision.ticket_key} is already {gate['status']}")
         refusal = roles.gate_refusal(conn, gate["ticket_key"], decision.approver)
+        if refusal is None and decision.decision is GateOutcome.APPROVE:
+            refusal = _requester_refusal(conn, gate["ticket_key"], decision.approver)
         if refusal is not None:
             raise ApproverNotAllowed(refusal)
         inserted = conn.execute(
@@ -122,8 +125,18 @@ def _record_decision(conn: psycopg.Connection, decision: GateDecision) -> dict[s
         audit.append_for_ticket(conn, decision.ticket_key, actor=decision.approver,
                                 action=f"gate.{decision.decision.value}",
                                 details={"run_id": gate["run_id"], "comment": decision.comment,
-                              "source": decision.source, "gate_status": status})
+                                         "source": decision.source, "gate_status": status})
     return gate
+
+
+def _requester_refusal(conn: psycopg.Connection, ticket_key: str, approver: str) -> str | None:
+    row = conn.execute(
+        "SELECT t.ticket->>'requested_by' AS requested_by, (SELECT r.email FROM ticketpilot.tenant_roles r "
+        "WHERE r.tenant_id = t.tenant_id AND r.person = %s AND r.email IS NOT NULL LIMIT 1) AS email "
+        "FROM ticketpilot.tickets t WHERE t.ticket_key = %s", (approver, ticket_key)).fetchone()
+    if row is None:
+        return None
+    return requester_refusal(approver, row["requested_by"] or "", row["email"])
 
 
 def _status(gate: dict[str, Any], made: list[dict[str, Any]]) -> str:

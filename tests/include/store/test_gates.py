@@ -69,3 +69,56 @@ def test_only_the_deciding_decision_notifies_and_only_once_committed(db: psycopg
         [note] = list(listener.notifies(timeout=2, stop_after=1))
     assert json.loads(note.payload) == {"ticket_key": "t-9", "run_id": RUN, "dag_id": "ticket__t__9",
                                         "status": "approved"}, "the DAG too: run ids repeat across ticket DAGs"
+
+
+def a_ticket_requested_by(db: psycopg.Connection, key: str, requested_by: str) -> None:
+    from include.store.roles import Role, grant
+
+    db.execute("INSERT INTO ticketpilot.tenants (tenant_id, hook_username, hook_secret_sha256, default_repo) "
+               "VALUES ('acme', 'hook', 'x', 'web') ON CONFLICT DO NOTHING")
+    db.execute("INSERT INTO ticketpilot.tickets (ticket_key, tenant_id, workitem_id, rev, dag_id, ticket) "
+               "VALUES (%s, 'acme', %s, 1, %s, %s)",
+               (key, int(key.rsplit("-", 1)[1]), f"ticket__acme__{key.rsplit('-', 1)[1]}",
+                json.dumps({"requested_by": requested_by})))
+    grant(db, "acme", "jane.doe", Role.APPROVER, email="Jane.Doe@corp.example")
+
+
+@pytest.mark.parametrize(("requested_by", "approver"), [
+    ("Jane Doe <jane.doe@corp.example>", "Jane Doe"),            # ADO's display name, a directory person
+    ("Jane Doe <jane.doe@corp.example>", "jane.doe"),            # the Airflow username is the e-mail's local part
+    ("Jane Doe <JANE.DOE@corp.example>", "jane.doe@corp.example"),
+    ("Someone Else <se@corp.example>", "se"),
+    ("octocat", "octocat"),                                      # GitHub's login
+])
+def test_the_requester_may_not_approve_on_any_channel(db: psycopg.Connection, requested_by: str,
+                                                     approver: str) -> None:
+    a_ticket_requested_by(db, "acme-5", requested_by)
+    gates.request_gate(db, ticket_key="acme-5", run_id=RUN, risk_class=RiskClass.R2, named_approvers=[])
+    for source in ("rest", "ui", "ado"):
+        with pytest.raises(gates.ApproverNotAllowed, match="four eyes"):
+            gates.record_decision(db, GateDecision(ticket_key="acme-5", run_id=RUN, decision=GateOutcome.APPROVE,
+                                                   approver=approver, source=source))
+    assert gates.get_gate(db, "acme-5", RUN)["status"] == "pending"
+    assert decide(db, "acme-5", "bob")["status"] == "approved", "another approver may"
+
+
+def test_the_directory_email_links_a_username_to_the_requester(db: psycopg.Connection) -> None:
+    a_ticket_requested_by(db, "acme-6", "J. Doe <jane.doe@corp.example>")
+    gates.request_gate(db, ticket_key="acme-6", run_id=RUN, risk_class=RiskClass.R2, named_approvers=[])
+    with pytest.raises(gates.ApproverNotAllowed, match="four eyes: jane.doe requested"):
+        decide(db, "acme-6", "jane.doe")
+
+
+def test_the_requester_may_still_reject(db: psycopg.Connection) -> None:
+    a_ticket_requested_by(db, "acme-7", "Jane Doe <jane.doe@corp.example>")
+    gates.request_gate(db, ticket_key="acme-7", run_id=RUN, risk_class=RiskClass.R2, named_approvers=[])
+    assert decide(db, "acme-7", "jane.doe", GateOutcome.REJECT)["status"] == "rejected"
+
+
+def test_r3_the_requester_counts_neither_as_named_approver_nor_as_second_person(db: psycopg.Connection) -> None:
+    a_ticket_requested_by(db, "acme-8", "Alice <alice@corp.example>")
+    gates.request_gate(db, ticket_key="acme-8", run_id=RUN, risk_class=RiskClass.R3, named_approvers=["alice"])
+    with pytest.raises(gates.ApproverNotAllowed):
+        decide(db, "acme-8", "alice")
+    assert decide(db, "acme-8", "bob")["status"] == "pending"
+    assert decide(db, "acme-8", "carol")["status"] == "pending", "the named approver asked for it: none can count"
