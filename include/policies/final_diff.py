@@ -1,18 +1,17 @@
 """The risk class of a finished change, with the reasons a person at the gate reads.
 
 `escalate_for_diff` answers with a class; an approver also needs to know *why* a one-line lint ticket now
-waits for them. This walks the same tables (size, then each path against PATH_RULES) and says which row
-raised the class, so the policy stays in one place and the explanation cannot drift from it.
+waits for them. The Rego diff decision names the rule each path met, so the explanation comes from the same
+evaluation as the class and cannot drift from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from fnmatch import fnmatchcase
 
 from include.contracts.risk import RiskClass
 from include.contracts.ticket import ChangeKind
-from include.policies.risk import LARGE_DIFF_LINES, PATH_RULES, escalate_for_diff
+from include.policies.risk import diff_decision, normalise_path
 
 
 def classify_final_diff(
@@ -23,28 +22,21 @@ def classify_final_diff(
     asks for people, even when an earlier step already raised it: the approver reads why, not only what.
     `exempt` paths are files the platform itself wrote from a reviewed template (the Pipeline step's CI file):
     they are the platform's change, not the ticket's."""
-    skip = {_normalise(path) for path in exempt}
-    counted = [path for path in files if _normalise(path) not in skip]
-    risk = escalate_for_diff(planned, counted, lines, 1, kind=kind)
+    files = list(files)
+    skip = {normalise_path(path) for path in exempt}
+    counted = [path for path in files if normalise_path(path) not in skip]
+    decided = diff_decision(planned, counted, lines, 1, kind=kind)
     reasons: list[str] = []
-    if lines > LARGE_DIFF_LINES:
-        reasons.append(f"{lines} changed lines (more than {LARGE_DIFF_LINES}): a larger change, at least R2")
+    if lines > decided["large_diff_lines"]:
+        reasons.append(f"{lines} changed lines (more than {decided['large_diff_lines']}): a larger change, at "
+                       "least R2")
     for path in counted:
-        normalised = _normalise(path)
-        for rule in PATH_RULES:
-            if rule.exempt_kind is not None and rule.exempt_kind == kind:
-                continue
-            if fnmatchcase(normalised, rule.glob) and (rule.risk.needs_gate or rule.risk.at_least(planned) != planned):
-                reasons.append(f"{path} {rule.why} ({rule.risk.value})")
-                break
-    if skip & {_normalise(path) for path in files}:
+        rule = decided["paths"].get(normalise_path(path))
+        if rule is None:
+            continue
+        risk = RiskClass(rule["risk"])
+        if risk.needs_gate or risk.at_least(planned) != planned:
+            reasons.append(f"{path} {rule['why']} ({risk.value})")
+    if skip & {normalise_path(path) for path in files}:
         reasons.append(f"not counted: {', '.join(sorted(skip))} (written by the pipeline step from its template)")
-    return risk, reasons
-
-
-def _normalise(path: str) -> str:
-    """Repository-relative, forward slashes, lower case: the form PATH_RULES are written against."""
-    normalised = path.replace("\\", "/")
-    while normalised.startswith("./"):
-        normalised = normalised[2:]
-    return normalised.lstrip("/").lower()
+    return RiskClass(decided["risk"]), reasons
