@@ -77,7 +77,8 @@ def check(scm: ScmAdapter, ticket: Ticket, branch: str, plan: Plan) -> FinalChec
                                    "nothing left to merge, so the PR is closed instead of approved")
         return _result(FinalOutcome.NOTHING_TO_CHANGE, plan, base, head,
                        summary=f"{branch} changes nothing against {default}@{base[:12]}: nothing to merge")
-    risk, reasons = classify_final_diff(plan.risk, stat.all_files, stat.lines, kind=plan.kind, exempt=plan.exempt)
+    risk, reasons = classify_final_diff(plan.risk, stat.all_files, stat.lines, kind=plan.kind, exempt=plan.exempt,
+                                         tenant=ticket.tenant)
     verdict = f"raised from {plan.risk.value} to {risk.value}" if risk != plan.risk else f"stays {risk.value}"
     return _result(FinalOutcome.MERGE, plan, base, head, risk=risk, reasons=reasons, files=stat.all_files,
                    lines=stat.lines,

@@ -60,7 +60,8 @@ def run(task: AgentTask) -> DevResult:
         stat = diffstat(scm.diff(pr.pr_id))
         env_vars = _env_vars(ticket, workdir, stat.files)
         stale_locks = stale_lock_files(workdir, stat.all_files)
-    risk = escalate_for_diff(ticket.risk_class, stat.all_files, stat.lines, 1, kind=ticket.change_kind)
+    risk = escalate_for_diff(ticket.risk_class, stat.all_files, stat.lines, 1, kind=ticket.change_kind,
+                             tenant=ticket.tenant)
     log.info("PR #%s on %s: %d files, %d lines, risk %s", pr.pr_id, branch, len(stat.all_files), stat.lines, risk)
     summary = f"PR #{pr.pr_id} ({'draft' if pr.is_draft else pr.status}) on {branch}: "
     summary += f"{len(stat.all_files)} files, {stat.lines} lines changed, risk {risk.value}"

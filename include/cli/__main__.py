@@ -17,6 +17,8 @@
     ticketpilot router issue-token TENANT [--label TEXT]
     ticketpilot router tokens [--tenant TENANT]
     ticketpilot router revoke-token TOKEN_ID
+    ticketpilot policy set TENANT FILE
+    ticketpilot policy show TENANT
 
 It talks to the platform the environment names (`TICKETPILOT_DB_URL`, ...), else to the one `make up` is
 running (its `connection.json`, include/launcher/connection_file.py). Every subcommand is idempotent and says
@@ -30,7 +32,7 @@ import os
 import sys
 from pathlib import Path
 
-from include.cli import backup_commands, commands, outbox_commands, router_commands
+from include.cli import backup_commands, commands, outbox_commands, policy_commands, router_commands
 from include.cli.commands import CliError
 from include.launcher import connection_file
 from include.settings import get_settings
@@ -104,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     router.add_parser("tokens", help="every token, live or revoked (never the secret)").add_argument("--tenant")
     router.add_parser("revoke-token", help="refuse a token from its next request on").add_argument("token_id")
 
+    policy = nouns.add_parser("policy", help="a tenant's own Rego bundle (it can only tighten the platform's)"
+                              ).add_subparsers(dest="verb", required=True)
+    policy_set = policy.add_parser("set", help="check a bundle and put it in force as the tenant's newest version")
+    policy_set.add_argument("tenant")
+    policy_set.add_argument("file", type=Path, help="a Rego module in `package ticketpilot.tenant`")
+    policy.add_parser("show", help="the tenant's bundle in force").add_argument("tenant")
+
     args = parser.parse_args(argv)
     try:
         if (args.noun, args.verb) == ("directory", "check"):  # a file check needs no platform (CI of the file)
@@ -129,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                    ("router", "issue-token"): lambda: router_commands.router_issue_token(args.tenant, args.label),
                    ("router", "tokens"): lambda: router_commands.router_tokens(args.tenant),
                    ("router", "revoke-token"): lambda: router_commands.router_revoke_token(args.token_id),
+                   ("policy", "set"): lambda: policy_commands.policy_set(args.tenant, args.file),
+                   ("policy", "show"): lambda: policy_commands.policy_show(args.tenant),
                    }[(args.noun, args.verb)]
         print(handler())
     except CliError as exc:

@@ -28,7 +28,9 @@ class PolicyError(RuntimeError):
 
 
 class PolicyEngine:
-    def __init__(self, modules: dict[str, str], decisions: dict[str, str] | None = None) -> None:
+    def __init__(self, modules: dict[str, str], decisions: dict[str, str] | None = None, *,
+                 bundle_sha256: str | None = None) -> None:
+        self.bundle_sha256 = bundle_sha256
         self.version = "sha256:" + hashlib.sha256(
             "\0".join(f"{name}\0{source}" for name, source in sorted(modules.items())).encode()).hexdigest()[:16]
         self._lock = threading.Lock()
@@ -54,6 +56,15 @@ class PolicyEngine:
     def data(self, name: str) -> Any:
         """A value of the platform's rule tables (e.g. `large_diff_lines`)."""
         return self._data[name]
+
+    def evaluate(self, ref: str) -> Any:
+        """Any document, without input (e.g. a tenant bundle's constant rules, to validate them); None when
+        undefined."""
+        with self._lock:
+            self._rego.set_input_term("{}")
+            output = self._rego.query(ref)
+        expressions = json.loads(str(output)).get("expressions") if output.ok() else None
+        return expressions[0] if expressions else None
 
 
 def platform_modules() -> dict[str, str]:

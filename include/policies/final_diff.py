@@ -16,7 +16,7 @@ from include.policies.risk import diff_decision, normalise_path
 
 def classify_final_diff(
     planned: RiskClass, files: Iterable[str], lines: int, *, kind: ChangeKind | None,
-    exempt: Iterable[str] = (),
+    exempt: Iterable[str] = (), tenant: str | None = None,
 ) -> tuple[RiskClass, list[str]]:
     """(class, reasons) for the change a merge would make. The reasons name every row that raised the class or
     asks for people, even when an earlier step already raised it: the approver reads why, not only what.
@@ -25,7 +25,7 @@ def classify_final_diff(
     files = list(files)
     skip = {normalise_path(path) for path in exempt}
     counted = [path for path in files if normalise_path(path) not in skip]
-    decided = diff_decision(planned, counted, lines, 1, kind=kind)
+    decided = diff_decision(planned, counted, lines, 1, kind=kind, tenant=tenant)
     reasons: list[str] = []
     if lines > decided["large_diff_lines"]:
         reasons.append(f"{lines} changed lines (more than {decided['large_diff_lines']}): a larger change, at "

@@ -15,6 +15,7 @@ from include.contracts.risk import RiskClass
 from include.contracts.ticket import ChangeKind
 from include.policies.engine import platform_engine
 from include.policies.kinds import read_kind
+from include.policies.tenant_bundles import engine_for
 
 
 class Classification(NamedTuple):
@@ -29,12 +30,14 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-def classify(title: str, description: str, tags: Iterable[str], work_item_type: str) -> Classification:
+def classify(title: str, description: str, tags: Iterable[str], work_item_type: str, *,
+             tenant: str | None = None) -> Classification:
     """The change kind and risk class of a ticket, from its whole text: the kind its words ask for
-    (include.policies.kinds), raised by every floor its tags, type, title or description meet."""
+    (include.policies.kinds), raised by every floor its tags, type, title or description meet (the platform's,
+    and the tenant's bundle where it has one)."""
     tag_list = [t.strip().lower() for t in tags if t.strip()]
     kind, risk = read_kind(title, description, work_item_type)
-    decided = platform_engine().decide("door", {"planned": risk.value, "text": f"{title}\n{description}".lower(),
+    decided = engine_for(tenant).decide("door", {"planned": risk.value, "text": f"{title}\n{description}".lower(),
                                                 "tags": tag_list, "work_item_type": work_item_type.strip().lower()})
     return Classification(kind, RiskClass(decided["risk"]))
 
@@ -46,19 +49,20 @@ def escalate_for_diff(
     repos: int,
     *,
     kind: ChangeKind | None = None,
+    tenant: str | None = None,
 ) -> RiskClass:
     """The class a finished diff deserves: `planned`, raised by size, spread and sensitive paths; never lower.
 
     `kind` only matters for CI definitions: for a PIPELINE ticket they are the change asked for, for any
     other ticket they are a side door to pipeline secrets.
     """
-    return RiskClass(diff_decision(planned, files_changed, lines_changed, repos, kind=kind)["risk"])
+    return RiskClass(diff_decision(planned, files_changed, lines_changed, repos, kind=kind, tenant=tenant)["risk"])
 
 
 def diff_decision(planned: RiskClass, files_changed: Iterable[str], lines_changed: int, repos: int, *,
-                  kind: ChangeKind | None = None) -> dict[str, Any]:
+                  kind: ChangeKind | None = None, tenant: str | None = None) -> dict[str, Any]:
     """The diff decision in full: `risk`, and `paths` (each normalised path that met a rule: the first rule)."""
-    return platform_engine().decide("diff", {
+    return engine_for(tenant).decide("diff", {
         "planned": planned.value, "files": sorted({normalise_path(p) for p in files_changed}),
         "lines_changed": lines_changed, "repos": repos, "kind": kind.value if kind else ""})
 

@@ -105,7 +105,7 @@ def to_ticket(item: TrackerItem, *, tenant: str, default_repo: str, where: str, 
     title = item.title.strip()
     if not title:
         raise DeliveryError(f"{title_at} is missing or empty")
-    change_kind, risk_class = classify(title, item.description, item.tags, item.work_item_type)
+    change_kind, risk_class = classify(title, item.description, item.tags, item.work_item_type, tenant=tenant)
     try:
         return Ticket(
             tenant=tenant,

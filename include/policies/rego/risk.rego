@@ -83,6 +83,27 @@ path_rules := array.concat(
 	),
 )
 
+# ---- a tenant's bundle ----------------------------------------------------------------------------------------
+# A tenant may add a module `package ticketpilot.tenant` (include/policies/tenant_bundles.py) with more floors
+# (`door_floors`: {risk, why}, computed from the same input) and more path rules (`path_rules`: {glob, risk,
+# why}). They can only tighten: every decision takes the highest class any rule asks for, and a tenant's module
+# cannot define anything in this package.
+
+default tenant_floors := []
+
+tenant_floors := [{"risk": f.risk, "why": concat("", [f.why, " (tenant policy)"])} |
+	some f in data.ticketpilot.tenant.door_floors
+]
+
+default tenant_path_rules := []
+
+tenant_path_rules := [{"glob": lower(r.glob), "risk": r.risk, "why": concat("", [r.why, " (tenant policy)"]),
+	"exempt_kind": ""} |
+	some r in data.ticketpilot.tenant.path_rules
+]
+
+all_path_rules := array.concat(path_rules, tenant_path_rules)
+
 # ---- the door ------------------------------------------------------------------------------------------------
 
 floor_met(f) if {
@@ -101,14 +122,17 @@ floor_met(f) if {
 	regex.match(concat("", [`\b(?:`, f.pattern, `)\b`]), input.text)
 }
 
-door_floors := [f |
-	some f in floors
-	floor_met(f)
-]
+door_floors := array.concat(
+	[f |
+		some f in floors
+		floor_met(f)
+	],
+	tenant_floors,
+)
 
 door := {
 	"risk": highest(array.concat([input.planned], [f.risk | some f in door_floors])),
-	"reasons": [sprintf("%s (%s)", [f.why, f.risk]) | some f in door_floors],
+	"reasons": [concat("", [f.why, " (", f.risk, ")"]) | some f in door_floors], # not sprintf: rego-cpp quotes a computed string
 }
 
 # ---- the diff ------------------------------------------------------------------------------------------------
@@ -118,15 +142,15 @@ applies(rule) if rule.exempt_kind == ""
 applies(rule) if rule.exempt_kind != input.kind
 
 # Every rule's glob as one alternation: most changed paths meet no rule, and one match per path says so.
-any_rule_glob := concat("", ["{", concat(",", [r.glob | some r in path_rules]), "}"])
+any_rule_glob := concat("", ["{", concat(",", [r.glob | some r in all_path_rules]), "}"])
 
 # The first rule each changed path meets.
-first_rule[path] := path_rules[i] if {
+first_rule[path] := all_path_rules[i] if {
 	some path in input.files
 	glob.match(any_rule_glob, ["\u0000"], path)
 	matched := {j |
 		some j
-		rule := path_rules[j] # bound first: rego-cpp leaves `path_rules[j].glob` as a builtin's argument unbound
+		rule := all_path_rules[j] # bound first: rego-cpp leaves `path_rules[j].glob` as a builtin's argument unbound
 		applies(rule)
 		glob.match(rule.glob, ["\u0000"], path)
 	}
@@ -148,8 +172,9 @@ diff := {
 
 # ---- helpers -------------------------------------------------------------------------------------------------
 
+# A class these tables do not know counts as R3: a typo in a tenant's rule errs upwards.
 highest(classes) := c if {
-	top := max({rank[x] | some x in classes})
+	top := max({object.get(rank, x, 3) | some x in classes})
 	some c, n in rank
 	n == top
 }
