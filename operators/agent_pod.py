@@ -26,6 +26,7 @@ from include.runners.pod_spec import (
     resources_for,
     service_account,
 )
+from include.runners.secrets import mask_secrets
 from include.runners.step_audit import audit_step
 from include.tenancy.naming import tenant_namespace
 from model_serving.router import connections as llm_connections
@@ -138,6 +139,9 @@ class AgentPodOperator(KubernetesPodOperator):
                       ) -> dict[str, Any]:
         timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
         env = {**os.environ, SCM_KIND_ENV: self.scm_kind, **(model_env or {})}
+        masked = mask_secrets(env)
+        if masked:
+            self.log.info("Masked in this task's log: the values of %s", ", ".join(masked))
         try:
             return local.run_agent(self.role.value, task.model_dump_json(), timeout_s=timeout, log=self.log,
                                    env=env, on_start=self._remember_child)
