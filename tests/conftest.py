@@ -24,7 +24,7 @@ from include.store.db import connect, migrate  # noqa: E402
 PLATFORM_TABLES = (
     "tickets, deliveries, outbox, gate_requests, gate_decisions, audit_log, "
     "pr_statuses, pr_comments, pull_requests, tenants, budget_alerts_sent, router_tokens, "
-    "policy_bundles"
+    "policy_bundles, break_glass, admin_totp"
 )
 
 

@@ -19,6 +19,10 @@
     ticketpilot router revoke-token TOKEN_ID
     ticketpilot policy set TENANT FILE
     ticketpilot policy show TENANT
+    ticketpilot breakglass enroll ADMIN
+    ticketpilot breakglass open TENANT --code CODE --reason TEXT [--admin ADMIN] [--minutes N]
+    ticketpilot breakglass close ID
+    ticketpilot breakglass list
 
 It talks to the platform the environment names (`TICKETPILOT_DB_URL`, ...), else to the one `make up` is
 running (its `connection.json`, include/launcher/connection_file.py). Every subcommand is idempotent and says
@@ -32,7 +36,14 @@ import os
 import sys
 from pathlib import Path
 
-from include.cli import backup_commands, commands, outbox_commands, policy_commands, router_commands
+from include.cli import (
+    backup_commands,
+    breakglass_commands,
+    commands,
+    outbox_commands,
+    policy_commands,
+    router_commands,
+)
 from include.cli.commands import CliError
 from include.launcher import connection_file
 from include.settings import get_settings
@@ -113,6 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     policy_set.add_argument("file", type=Path, help="a Rego module in `package ticketpilot.tenant`")
     policy.add_parser("show", help="the tenant's bundle in force").add_argument("tenant")
 
+    glass = nouns.add_parser("breakglass", help="a platform admin's TOTP-confirmed override of a tenant's gates, "
+                                               "at most an hour").add_subparsers(dest="verb", required=True)
+    glass.add_parser("enroll", help="a TOTP secret for an admin (shown once)").add_argument("admin")
+    glass_open = glass.add_parser("open", help="open a window: the admin alone decides the tenant's gates")
+    glass_open.add_argument("tenant")
+    glass_open.add_argument("--code", required=True, help="the current code of the admin's authenticator app")
+    glass_open.add_argument("--reason", required=True, help="why, for the audit log")
+    glass_open.add_argument("--admin", default=None, help="default: $USER")
+    glass_open.add_argument("--minutes", type=int, default=60, help="1 to 60 (default 60)")
+    glass.add_parser("close", help="end a window now").add_argument("id", type=int)
+    glass.add_parser("list", help="recent windows, open, expired and closed")
+
     args = parser.parse_args(argv)
     try:
         if (args.noun, args.verb) == ("directory", "check"):  # a file check needs no platform (CI of the file)
@@ -140,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
                    ("router", "revoke-token"): lambda: router_commands.router_revoke_token(args.token_id),
                    ("policy", "set"): lambda: policy_commands.policy_set(args.tenant, args.file),
                    ("policy", "show"): lambda: policy_commands.policy_show(args.tenant),
+                   ("breakglass", "enroll"): lambda: breakglass_commands.breakglass_enroll(args.admin),
+                   ("breakglass", "open"): lambda: breakglass_commands.breakglass_open(
+                       args.tenant, args.admin, args.code, args.reason, args.minutes),
+                   ("breakglass", "close"): lambda: breakglass_commands.breakglass_close(args.id),
+                   ("breakglass", "list"): lambda: breakglass_commands.breakglass_list(),
                    }[(args.noun, args.verb)]
         print(handler())
     except CliError as exc:

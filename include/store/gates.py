@@ -99,9 +99,11 @@ def _record_decision(conn: psycopg.Connection, decision: GateDecision) -> dict[s
         ).fetchone()
         if gate["status"] != "pending":
             raise GateAlreadyDecided(f"gate for {decision.ticket_key} is already {gate['status']}")
-        refusal = roles.gate_refusal(conn, gate["ticket_key"], decision.approver)
-        if refusal is None and decision.decision is GateOutcome.APPROVE:
-            refusal = _requester_refusal(conn, gate["ticket_key"], decision.approver)
+        who = _decider(conn, gate["ticket_key"], decision.approver)
+        override = who["window_id"] if who and decision.decision is GateOutcome.APPROVE else None
+        refusal = None if override else roles.gate_refusal(conn, gate["ticket_key"], decision.approver)
+        if refusal is None and who is not None and decision.decision is GateOutcome.APPROVE:
+            refusal = requester_refusal(decision.approver, who["requested_by"] or "", who["email"])
         if refusal is not None:
             raise ApproverNotAllowed(refusal)
         inserted = conn.execute(
@@ -112,7 +114,7 @@ def _record_decision(conn: psycopg.Connection, decision: GateDecision) -> dict[s
         ).fetchone()
         if inserted is None:
             raise GateAlreadyDecided(f"{decision.approver} has already decided on {decision.ticket_key}")
-        status = _status(gate, decisions(conn, gate["ticket_key"], gate["run_id"]))
+        status = "approved" if override else _status(gate, decisions(conn, gate["ticket_key"], gate["run_id"]))
         if status != "pending":
             gate = conn.execute(
                 "UPDATE ticketpilot.gate_requests SET status = %s, decided_at = now() "
@@ -122,21 +124,28 @@ def _record_decision(conn: psycopg.Connection, decision: GateDecision) -> dict[s
             conn.execute("SELECT pg_notify(%s, %s)", (GATE_CHANNEL, json.dumps(
                 {"ticket_key": gate["ticket_key"], "run_id": gate["run_id"], "dag_id": gate["dag_id"],
                  "status": status})))
+        details = {"run_id": gate["run_id"], "comment": decision.comment, "source": decision.source,
+                   "gate_status": status}
+        if override:
+            details |= {"break_glass_window": override, "break_glass_reason": who["window_reason"]}
         audit.append_for_ticket(conn, decision.ticket_key, actor=decision.approver,
-                                action=f"gate.{decision.decision.value}",
-                                details={"run_id": gate["run_id"], "comment": decision.comment,
-                                         "source": decision.source, "gate_status": status})
+                                action="gate.override" if override else f"gate.{decision.decision.value}",
+                                details=details)
     return gate
 
 
-def _requester_refusal(conn: psycopg.Connection, ticket_key: str, approver: str) -> str | None:
-    row = conn.execute(
+def _decider(conn: psycopg.Connection, ticket_key: str, approver: str) -> dict[str, Any] | None:
+    """What the rules need to know about a person deciding a ticket's gate, in one round trip: who requested the
+    ticket, the approver's e-mail in the Team Directory, and the approver's open break-glass window on its tenant
+    (include/tenancy/break_glass.py). None for a gate whose ticket the store does not hold."""
+    return conn.execute(
         "SELECT t.ticket->>'requested_by' AS requested_by, (SELECT r.email FROM ticketpilot.tenant_roles r "
-        "WHERE r.tenant_id = t.tenant_id AND r.person = %s AND r.email IS NOT NULL LIMIT 1) AS email "
-        "FROM ticketpilot.tickets t WHERE t.ticket_key = %s", (approver, ticket_key)).fetchone()
-    if row is None:
-        return None
-    return requester_refusal(approver, row["requested_by"] or "", row["email"])
+        "WHERE r.tenant_id = t.tenant_id AND r.person = %(who)s AND r.email IS NOT NULL LIMIT 1) AS email, "
+        "b.id AS window_id, b.reason AS window_reason FROM ticketpilot.tickets t "
+        "LEFT JOIN LATERAL (SELECT id, reason FROM ticketpilot.break_glass b WHERE b.admin = %(who)s "
+        "AND b.tenant_id = t.tenant_id AND b.closed_at IS NULL AND b.expires_at > now() "
+        "ORDER BY b.expires_at DESC LIMIT 1) b ON true WHERE t.ticket_key = %(key)s",
+        {"who": approver, "key": ticket_key}).fetchone()
 
 
 def _status(gate: dict[str, Any], made: list[dict[str, Any]]) -> str:

@@ -261,15 +261,15 @@ def check_github_signature(tenant: Tenant | None, body: bytes, presented: str | 
     return hmac.compare_digest(expected.encode(), (presented or "").encode()) and secret is not None
 
 
-def encrypt_secret(secret: str) -> str:
+def encrypt_secret(secret: str, what: str = "GitHub webhook secret") -> str:
     """`secret` encrypted with Airflow's Fernet key; refuses to run without one rather than store it in clear."""
     if not secret:
-        raise ValueError("the GitHub webhook secret must not be empty")
+        raise ValueError(f"the {what} must not be empty")
     from airflow.models.crypto import get_fernet  # on use: Airflow's configuration costs a second to import
 
     fernet = get_fernet()
     if not fernet.is_encrypted:
-        raise ValueError("storing a GitHub webhook secret needs Airflow's Fernet key: set AIRFLOW__CORE__FERNET_KEY "
+        raise ValueError(f"storing a {what} needs Airflow's Fernet key: set AIRFLOW__CORE__FERNET_KEY "
                          "(the same value for every Airflow component and for provisioning)")
     return fernet.encrypt(secret.encode()).decode()
 
