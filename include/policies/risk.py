@@ -16,6 +16,7 @@ from include.contracts.ticket import ChangeKind
 from include.policies.engine import platform_engine
 from include.policies.kinds import read_kind
 from include.policies.tenant_bundles import engine_for
+from model_serving.router.injection import scan
 
 
 class Classification(NamedTuple):
@@ -37,9 +38,17 @@ def classify(title: str, description: str, tags: Iterable[str], work_item_type: 
     and the tenant's bundle where it has one)."""
     tag_list = [t.strip().lower() for t in tags if t.strip()]
     kind, risk = read_kind(title, description, work_item_type)
-    decided = engine_for(tenant).decide("door", {"planned": risk.value, "text": f"{title}\n{description}".lower(),
-                                                "tags": tag_list, "work_item_type": work_item_type.strip().lower()})
+    text = f"{title}\n{description}"
+    decided = engine_for(tenant).decide("door", {"planned": risk.value, "text": text.lower(), "tags": tag_list,
+                                                "work_item_type": work_item_type.strip().lower(),
+                                                "injection": injection_rules(text)})
     return Classification(kind, RiskClass(decided["risk"]))
+
+
+def injection_rules(text: str) -> list[str]:
+    """The injection tripwire's rules the ticket's text meets: each raises the ticket to R3 at the door (the agents
+    treat the text as data either way; a person should read a ticket that tries to instruct them)."""
+    return sorted({finding.rule for finding in scan(text)})
 
 
 def escalate_for_diff(

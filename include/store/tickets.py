@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from include.contracts.gate import GateDecision, GateOutcome
 from include.contracts.ticket import Ticket, TicketState
+from include.policies.risk import injection_rules
 from include.policies.version import policy_version
 from include.store import audit, gates, roles
 from include.tickets.ado_events import BuildDelivery, CommentDelivery, PullRequestDelivery, approver_votes
@@ -88,7 +89,8 @@ def accept_delivery(conn: psycopg.Connection, delivery: TicketDelivery) -> Accep
             audit.append(cur.connection, actor="ticketpilot", action="policy.classified", subject=ticket.ticket_key,
                          tenant=ticket.tenant,
                          details={"rev": ticket.rev, "change_kind": ticket.change_kind.value,
-                                  "risk_class": ticket.risk_class.value, "policy_version": policy_version()})
+                                  "risk_class": ticket.risk_class.value, "policy_version": policy_version(),
+                                  "injection": injection_rules(f"{ticket.title}\n{ticket.description}")})
             kind = follow_up(Ticket.model_validate(previous["ticket"]) if previous else None, ticket)
         if kind is not None:
             queued = cur.execute(

@@ -24,6 +24,16 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         r"instructions|api[ _-]?keys?|secrets?|passwords?|tokens?|credentials|env(?:ironment)? var\w*)")),
     ("exfiltration", re.compile(
         r"(?i)(?:\bcurl\b[^\n]{0,80}\|\s*(?:ba)?sh\b|\bexfiltrate\b|\bpost (?:it|them|the \w+) to https?://)")),
+    ("environment_dump", re.compile(
+        r"(?i)\b(?:print|dump|output|echo|leak|send|reveal|list)\b[^.\n]{0,20}\b(?:the |your |all )?(?:process )?"
+        r"env(?:ironment)?\b(?![ -](?:name|specific|variable names?)\b)")),
+    ("self_approval", re.compile(
+        r"(?i)\b(?:approve|merge|accept|sign off)\b[^.\n]{0,30}\b(?:yourself|itself|on your own|"
+        r"without (?:a |any )?(?:review|approval|approver)s?)\b")),
+    ("protected_push", re.compile(
+        r"(?i)\b(?:push|commit|force[ -]push)\w*\b[^.\n]{0,20}\b(?:directly |straight )?(?:to|into|onto) "
+        r"(?:the )?(?:main|master|default|release|production)(?: branch)?\b"
+        r"(?!\s+(?!and\b|then\b|now\b|directly\b|without\b|please\b|immediately\b)\w)")),
     ("guardrail_bypass", re.compile(
         r"(?i)\b(?:jailbreak|developer mode|DAN mode|without (?:any )?restrictions|bypass (?:the )?(?:safety|"
         r"guardrails|review|approval))")),

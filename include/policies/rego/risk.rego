@@ -29,7 +29,8 @@ production_words := [
 ]
 
 # A floor is a minimum class. `tag` and `work_item_type` floors match a whole tag or the type; `text` floors
-# find any of their words, as whole words, in the title or description.
+# find any of their words, as whole words, in the title or description; the `injection` floor is met by any
+# finding of the injection tripwire.
 floors := [
 	{"where": "tag", "pattern": "security|production", "risk": "R3",
 	 "why": "security or production-near work needs a named approver"},
@@ -47,6 +48,8 @@ floors := [
 	 "why": "the ticket talks about credentials, authentication or a vulnerability: security-relevant"},
 	{"where": "text", "pattern": concat("|", production_words), "risk": "R3",
 	 "why": "production systems and their data: a named approver"},
+	{"where": "injection", "pattern": "", "risk": "R3",
+	 "why": "the ticket's text tries to instruct the agents (prompt injection): a named approver reads it first"},
 ]
 
 # More changed lines than this is a 'larger' change (R2) whatever the ticket said; so is a change across repos.
@@ -115,6 +118,12 @@ floor_met(f) if {
 floor_met(f) if {
 	f.where == "work_item_type"
 	regex.match(concat("", ["^(?:", f.pattern, ")$"]), input.work_item_type)
+}
+
+# `input.injection`: the rules of the router's injection tripwire (model_serving/router/injection.py) the text met.
+floor_met(f) if {
+	f.where == "injection"
+	count(input.injection) > 0
 }
 
 floor_met(f) if {
