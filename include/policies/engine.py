@@ -20,7 +20,8 @@ from typing import Any
 from regopy import Interpreter
 
 REGO_DIR = Path(__file__).parent / "rego"
-DECISIONS = {"door": "data.ticketpilot.risk.door", "diff": "data.ticketpilot.risk.diff"}
+DECISIONS = {"door": "data.ticketpilot.risk.door", "diff": "data.ticketpilot.risk.diff",
+             "tool": "data.ticketpilot.tools.decision"}
 
 
 class PolicyError(RuntimeError):
@@ -63,7 +64,10 @@ class PolicyEngine:
         with self._lock:
             self._rego.set_input_term("{}")
             output = self._rego.query(ref)
-        expressions = json.loads(str(output)).get("expressions") if output.ok() else None
+        text = str(output) if output.ok() else ""
+        if not text.startswith("{"):  # undefined: rego-cpp prints `undefined`, not JSON
+            return None
+        expressions = json.loads(text).get("expressions")
         return expressions[0] if expressions else None
 
 

@@ -1,11 +1,13 @@
 """A tenant's policy bundle: one Rego module that can only tighten the platform's rules.
 
 The module is `package ticketpilot.tenant` and may define `door_floors` (a set or array of `{"risk", "why"}`,
-computed from the door's input: lower-cased `text`, `tags`, `work_item_type`) and `path_rules` (`{"glob",
-"risk", "why"}` against lower-cased repository paths). The platform's decisions take the highest class any rule
-asks for, so a tenant's rules raise and never lower; a module in any other package, one that does not compile, or
-one whose path rules lack a glob, a class or a reason is refused when it is set, not when a ticket arrives; a
-floor naming a class other than R0–R3 counts as R3.
+computed from the door's input: lower-cased `text`, `tags`, `work_item_type`), `path_rules` (`{"glob",
+"risk", "why"}` against lower-cased repository paths), and `deny_tools` / `deny_programs` (names the
+tool-using loop may not use, computed from the tool decision's input: `tool`, `program`, `repo`). The
+platform's decisions take the highest class any rule asks for and refuse whatever any rule refuses, so a
+tenant's rules tighten and never loosen. A module in any other package, one that does not compile, or one whose
+path rules lack a glob, a class or a reason is refused when it is set, not when a ticket arrives; a floor naming
+a class other than R0–R3 counts as R3.
 
 The newest version applies. Each process keeps the engine for a tenant's bundle and looks for a newer version
 at most every `REFRESH_S` seconds.
@@ -32,6 +34,7 @@ _RISKS = {"R0", "R1", "R2", "R3"}
 _PROBES = (
     {"door": {"planned": "R0", "text": "probe", "tags": [], "work_item_type": "task"}},
     {"diff": {"planned": "R0", "files": ["probe.txt"], "lines_changed": 1, "repos": 1, "kind": ""}},
+    {"tool": {"tool": "run_command", "program": "python", "repo": "probe"}},
 )
 
 _cache: dict[str, tuple[float, PolicyEngine]] = {}

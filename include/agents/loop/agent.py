@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from include.agents.loop.transcript import Transcript
 from include.agents.loop.workspace import LoopWorkspace
 from include.agents.playbooks import PLAYBOOKS
 from include.contracts import AgentTask, ChangeKind
+from include.policies.tools import audit_refusal, tool_refusal
 from model_serving.router import BudgetExceeded, CallContext, RouterError
 from model_serving.router.agent_model import RoutedModel
 from model_serving.router.injection import UNTRUSTED_DATA_NOTICE, wrap_untrusted
@@ -156,7 +158,7 @@ def build_agent(model: RoutedModel, workspace: LoopWorkspace, transcript: Transc
                 task: AgentTask, window_tokens: int) -> Agent[None, Finished]:
     """The loop's agent; `window_tokens` (the smallest context window along the model chain) bounds what its
     history may hold."""
-    recorded = _Recorder(transcript, bounds.max_repeats)
+    recorded = _Recorder(transcript, bounds.max_repeats, _Guard(task))
     tools = [recorded(fn) for fn in _tools(workspace, task)]
     instructions = f"{PROMPT.text}\n\n{UNTRUSTED_DATA_NOTICE}"
     history = fit_history(history_budget_chars(window_tokens, bounds.answer_tokens, instructions_chars=len(instructions)
@@ -253,12 +255,29 @@ def _tools(workspace: LoopWorkspace, task: AgentTask) -> list[Callable[..., str]
             run_tests, run_command, apply_playbook]
 
 
-class _Recorder:
-    """Wraps each tool: records its call and result in the transcript and stops a loop that repeats itself."""
+@dataclass(frozen=True)
+class _Guard:
+    """The tool decision of the tenant's policies (include/policies/rego/tools.rego) for one call."""
 
-    def __init__(self, transcript: Transcript, max_repeats: int) -> None:
+    task: AgentTask
+
+    def __call__(self, tool: str, arguments: dict[str, Any]) -> str | None:
+        ticket = self.task.ticket
+        reason = tool_refusal(ticket.tenant, ticket.repo, tool, arguments)
+        if reason is not None:
+            audit_refusal(ticket.ticket_key, self.task.role.value, tool, reason)
+        return reason
+
+
+class _Recorder:
+    """Wraps each tool: asks the policy first, records its call and result in the transcript and stops a loop
+    that repeats itself."""
+
+    def __init__(self, transcript: Transcript, max_repeats: int,
+                 guard: Callable[[str, dict[str, Any]], str | None]) -> None:
         self._transcript = transcript
         self._max_repeats = max_repeats
+        self._guard = guard
         self._recent: list[str] = []
 
     def __call__(self, fn: Callable[..., str]) -> Callable[..., str]:
@@ -272,6 +291,11 @@ class _Recorder:
                                        "(TICKETPILOT_LOOP_MAX_REPEATS)")
             started = time.monotonic()
             arguments = json.dumps(kwargs or args, default=str)
+            refusal = self._guard(fn.__name__, kwargs or dict(zip(_parameters(fn), args, strict=False)))
+            if refusal is not None:
+                self._transcript.add("tool", fn.__name__, args=arguments, result=f"refused by policy: {refusal}",
+                                     ok=False, duration_s=time.monotonic() - started)
+                raise ModelRetry(f"refused by policy: {refusal}")
             try:
                 result = fn(*args, **kwargs)
             except ModelRetry as exc:
@@ -283,6 +307,10 @@ class _Recorder:
             return result
 
         return recorded
+
+
+def _parameters(fn: Callable[..., str]) -> list[str]:
+    return list(inspect.signature(fn).parameters)
 
 
 def _stopped(transcript: Transcript, reason: str) -> LoopStoppedError:
