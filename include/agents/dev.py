@@ -28,8 +28,10 @@ from include.agents.testing import resolve_test_command
 from include.agents.workspace import checked_out, diffstat, keyed_commit, repo_files
 from include.contracts import AgentTask, ChangeKind, DevResult, PoResult, Ticket
 from include.contracts.agent import AcceptanceItem, StaleLockFile
+from include.policies.push import push_refusal
 from include.policies.risk import escalate_for_diff
 from include.scm import ScmAdapter
+from include.scm.base import FileChange
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,7 @@ def _apply_playbook(scm: ScmAdapter, ticket: Ticket, playbook: Playbook, workdir
     if changes:
         paths = ", ".join(change.path for change in changes)
         message = f"{ticket.title} (AB#{ticket.workitem_id})\n\n{ticket.change_kind.value} playbook changed {paths}"
+        _refuse_unpushable(ticket, workdir, changes)
         scm.commit_files(repo, branch, changes, message, idempotency_key(ticket, "dev"))
     elif scm.head(repo, branch) == scm.head(repo, default):
         nothing = f"the {ticket.change_kind.value} playbook found nothing to change in {repo}@{default}"
@@ -167,8 +170,17 @@ def _apply_model_edits(task: AgentTask, config: llm.LlmConfig, scm: ScmAdapter, 
         summary_line = summary
     paths = ", ".join(change.path for change in changes)
     message = f"{ticket.title} (AB#{ticket.workitem_id})\n\n{summary_line}\n\nEdits proposed by {model}: {paths}"
+    _refuse_unpushable(ticket, workdir, changes)
     scm.commit_files(ticket.repo, ticket.branch, changes, message, key)
     return [change.path for change in changes], Proposed(model, summary, transcript)
+
+
+def _refuse_unpushable(ticket: Ticket, workdir: Path, changes: list[FileChange]) -> None:
+    """The push decision of the platform's and the tenant's policies, before anything is committed or pushed."""
+    refusal = push_refusal(ticket.tenant, ticket.repo, workdir, changes)
+    if refusal is not None:
+        raise AgentError(f"ticket {ticket.ticket_key}: the change is refused before any push: {refusal}. Nothing "
+                         "was committed; split the ticket, or ask the tenant's policy owners")
 
 
 _PROPOSED = re.compile(r"^Edits proposed by (?P<model>\S+): ", re.M)

@@ -21,7 +21,7 @@ from regopy import Interpreter
 
 REGO_DIR = Path(__file__).parent / "rego"
 DECISIONS = {"door": "data.ticketpilot.risk.door", "diff": "data.ticketpilot.risk.diff",
-             "tool": "data.ticketpilot.tools.decision"}
+             "tool": "data.ticketpilot.tools.decision", "push": "data.ticketpilot.push.decision"}
 
 
 class PolicyError(RuntimeError):

@@ -2,8 +2,9 @@
 
 The module is `package ticketpilot.tenant` and may define `door_floors` (a set or array of `{"risk", "why"}`,
 computed from the door's input: lower-cased `text`, `tags`, `work_item_type`), `path_rules` (`{"glob",
-"risk", "why"}` against lower-cased repository paths), and `deny_tools` / `deny_programs` (names the
-tool-using loop may not use, computed from the tool decision's input: `tool`, `program`, `repo`). The
+"risk", "why"}` against lower-cased repository paths), `deny_tools` / `deny_programs` (names the
+tool-using loop may not use, computed from the tool decision's input: `tool`, `program`, `repo`), and
+`max_lines`, `max_files`, `deny_paths` (what a change may hold before it is pushed). The
 platform's decisions take the highest class any rule asks for and refuse whatever any rule refuses, so a
 tenant's rules tighten and never loosen. A module in any other package, one that does not compile, or one whose
 path rules lack a glob, a class or a reason is refused when it is set, not when a ticket arrives; a floor naming
@@ -35,6 +36,7 @@ _PROBES = (
     {"door": {"planned": "R0", "text": "probe", "tags": [], "work_item_type": "task"}},
     {"diff": {"planned": "R0", "files": ["probe.txt"], "lines_changed": 1, "repos": 1, "kind": ""}},
     {"tool": {"tool": "run_command", "program": "python", "repo": "probe"}},
+    {"push": {"files": ["probe.txt"], "lines_changed": 1, "repo": "probe"}},
 )
 
 _cache: dict[str, tuple[float, PolicyEngine]] = {}
@@ -73,6 +75,8 @@ def set_bundle(conn: psycopg.Connection, tenant: str, source: str, *, actor: str
                      "VALUES (%s, %s, %s, %s, %s)", (tenant, version, source, digest, actor))
         audit.append(conn, actor=actor, action="policy.bundle.set", subject=tenant, tenant=tenant,
                      details={"version": version, "sha256": digest})
+    with _cache_lock:
+        _cache.pop(tenant, None)  # this process at once; the others within REFRESH_S
     return version
 
 
