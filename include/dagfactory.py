@@ -110,7 +110,7 @@ def build_ticket_dag(spec: TicketSpec) -> DAG:
                                                         "test": "test_fix_loop"}))
         steps.append(FinalCheckOperator(task_id="final_check", ticket=data, scm_kind=spec.scm_kind))
         steps.append(GateSensor(task_id="gate", ticket=data, named_approvers=spec.approvers,
-                                azure_devops_conn_id=spec.ado_conn_id))
+                                azure_devops_conn_id=spec.ado_conn_id, scm_kind=spec.scm_kind))
         steps.append(MergeOperator(task_id="merge", ticket=data, scm_kind=spec.scm_kind, gate_task_id="gate"))
         steps.append(agent(AgentRole.DOCS, "docs", {"dev": "dev_change", "po": "po_refine", "merge": "merge"}))
         steps.append(CostReportOperator(task_id="report_cost", ticket=data, trigger_rule="none_failed"))

@@ -4,7 +4,8 @@ It records the gate request, then defers to GateTrigger (no worker slot held) un
 decision arrives over REST (`POST /ticketpilot/gates/{ticket_key}/approve|reject`). Ops can also approve
 by marking this task success in the Airflow UI (task clearance); the merge step then records who did it.
 An approval ends the task in the triggerer with the same XCom `_finish` returns (no worker resume); a rejection
-fails the run without retries; a timeout fails it with an escalation message.
+fails the run without retries; a timeout escalates (include/gate_timeout.py: the alert channel, the PR and the
+work item, the audit log) and fails it with the reason.
 
 The class that decides the gate is the final check's (task `final_check`, what the merge would change) when
 that task ran, else the Dev step's; a class that needs no gate (R0/R1) passes at once, with no gate row.
@@ -22,6 +23,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from hooks.ado import AzureDevOpsHook
 from include.contracts import RiskClass, Ticket
+from include.gate_timeout import escalate_timeout
+from include.scm import adapter_for
 from include.store import gates
 from include.store.db import connect
 from triggers.gate import GateEvent, GateTrigger, approved_value
@@ -37,6 +40,7 @@ class GateSensor(BaseSensorOperator):
     :param named_approvers: people of whom at least one must approve an R3 change.
     :param azure_devops_conn_id: for a tenant on Azure DevOps, the connection through which the approvers'
         votes on the ticket's PR are read as decisions (as well as the hook path and the REST/UI ones).
+    :param scm_kind: the tenant's forge, where a timeout's reason is written (PR and work item).
     :param poll_interval: seconds between pokes of the gate row (sync path) and between reads of ADO votes;
         a deferred gate is woken by its decision's NOTIFY (triggers/gate_waiter.py).
     """
@@ -49,6 +53,7 @@ class GateSensor(BaseSensorOperator):
         ticket: Mapping[str, Any],
         named_approvers: list[str] | None = None,
         azure_devops_conn_id: str | None = None,
+        scm_kind: str = "local",
         poll_interval: float = 2.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
@@ -59,6 +64,7 @@ class GateSensor(BaseSensorOperator):
         self.ticket = dict(ticket)
         self.named_approvers = list(named_approvers or [])
         self.azure_devops_conn_id = azure_devops_conn_id
+        self.scm_kind = scm_kind
         self.poll_interval = poll_interval
         self.deferrable = deferrable
 
@@ -107,6 +113,8 @@ class GateSensor(BaseSensorOperator):
     def execute_complete(self, context: Any, event: GateEvent) -> dict[str, Any]:
         if event["status"] == "error":
             raise AirflowException(f"gate check failed: {event['message']}")
+        if event["status"] == "timeout":
+            raise AirflowFailException(self._escalate(context))
         return self._finish(event["status"], event["ticket_key"], event["run_id"], event["message"],
                             event["decisions"])
 
@@ -125,6 +133,15 @@ class GateSensor(BaseSensorOperator):
                 f"tenant's approvers {self.named_approvers or '(none named)'} and re-run the gate task."
             )
         raise AirflowException(f"unexpected gate status {status!r} for {ticket_key}: {message}")
+
+    def _escalate(self, context: Any) -> str:
+        """The timeout's notifier, PR and work-item comments and audit row (include/gate_timeout.py)."""
+        ticket = Ticket.model_validate(self.ticket)
+        dev = context["ti"].xcom_pull(task_ids="dev_change") or {}
+        pr_id = int(dev["pr_id"]) if dev.get("pr_id") else None
+        scm = adapter_for(ticket.tenant, self.scm_kind, repo=ticket.repo) if pr_id else None
+        return escalate_timeout(ticket, context["run_id"], timedelta(seconds=self.timeout), self.named_approvers,
+                                scm, pr_id)
 
     def _ado_votes(self, context: Any, ticket: Ticket) -> AdoVotes | None:
         if self.azure_devops_conn_id is None:

@@ -41,9 +41,12 @@ def event(status: str, decisions: list[dict[str, str]] | None = None) -> GateEve
                      decisions=decisions or [])
 
 
-def test_timeout_fails_with_an_escalation_message(sensor: GateSensor) -> None:
-    with pytest.raises(AirflowFailException, match="not decided within .* escalate to .*alice"):
+def test_timeout_escalates_and_fails_with_the_reason(sensor: GateSensor, db: psycopg.Connection) -> None:
+    with pytest.raises(AirflowFailException, match="was not decided within 7 days, 0:00:00; nothing was merged. "
+                                                   "Asked: alice"):
         sensor.execute_complete(context(), event("timeout"))
+    [row] = db.execute("SELECT chain, details FROM ticketpilot.audit_log WHERE action = 'gate.timeout'").fetchall()
+    assert row["chain"] == "demo" and row["details"]["run_id"] == RUN_ID and row["details"]["pr_id"] is None
 
 
 def test_rejection_fails_the_run_and_names_who(sensor: GateSensor) -> None:
