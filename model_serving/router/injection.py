@@ -30,9 +30,10 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("self_approval", re.compile(
         r"(?i)\b(?:approve|merge|accept|sign off)\b[^.\n]{0,30}\b(?:yourself|itself|on your own|"
         r"without (?:a |any )?(?:review|approval|approver)s?)\b")),
-    ("protected_push", re.compile(
-        r"(?i)\b(?:push|commit|force[ -]push)\w*\b[^.\n]{0,20}\b(?:directly |straight )?(?:to|into|onto) "
-        r"(?:the )?(?:main|master|default|release|production)(?: branch)?\b"
+    ("protected_push", re.compile(  # an order ("…, then push to main"), not a description ("on every push to main")
+        r"(?im)(?:^|[.;:!]\s*|\b(?:and|then|just|please)\s+)(?:push|commit|force[ -]push)(?:es)?\s+"
+        r"(?:it\s+|this\s+|them\s+|the (?:change|changes|fix|code)\s+|your changes\s+)?(?:directly\s+|straight\s+)?"
+        r"(?:to|into|onto)\s+(?:the\s+)?(?:main|master|default|release|production)(?: branch)?\b"
         r"(?!\s+(?!and\b|then\b|now\b|directly\b|without\b|please\b|immediately\b)\w)")),
     ("guardrail_bypass", re.compile(
         r"(?i)\b(?:jailbreak|developer mode|DAN mode|without (?:any )?restrictions|bypass (?:the )?(?:safety|"

@@ -65,6 +65,7 @@ def test_injection_rules_fire(text: str, rule: str) -> None:
     "Push the fix to the main menu component",
     "Document how to push to main after review",
     "Approvers should see the diff before they approve",
+    "Add a pipeline that runs the test suite on every push and pull request to main.",
 ])
 def test_ordinary_ticket_text_has_no_findings(text: str) -> None:
     assert scan(text) == []
