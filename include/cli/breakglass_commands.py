@@ -3,6 +3,8 @@ tenant's gates (include/tenancy/break_glass.py). Every step is in the tenant's a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from include.cli.commands import CliError, _actor
 from include.store.db import connect
 from include.tenancy.break_glass import BreakGlassRefused, close_window, enroll, open_window, windows
@@ -45,13 +47,7 @@ def breakglass_list() -> str:
     lines = [f"{'ID':>5}  {'TENANT':<20}{'ADMIN':<14}{'OPENED (UTC)':<18}{'ENDS (UTC)':<18}STATE   REASON"]
     for w in found:
         ended = w.closed_at or w.expires_at
-        state = "closed" if w.closed_at else ("open" if w.expires_at.timestamp() > _now() else "expired")
+        state = "closed" if w.closed_at else ("open" if w.expires_at > datetime.now(UTC) else "expired")
         lines.append(f"{w.id:>5}  {w.tenant_id:<20}{w.admin:<14}{w.opened_at:%Y-%m-%d %H:%M}  "
                      f"{ended:%Y-%m-%d %H:%M}  {state:<8}{w.reason}")
     return "\n".join(lines)
-
-
-def _now() -> float:
-    import time
-
-    return time.time()

@@ -10,14 +10,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from include.cli.__main__ import main
 from include.store import audit
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.include.cli.helpers import run
 
 
 def test_take_list_drill_and_restore(db: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

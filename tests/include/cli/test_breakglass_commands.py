@@ -12,7 +12,7 @@ import pytest
 from airflow.models.crypto import get_fernet
 from cryptography.fernet import Fernet
 
-from include.cli.__main__ import main
+from tests.include.cli.helpers import run
 
 
 @pytest.fixture(autouse=True)
@@ -22,12 +22,6 @@ def fernet_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_fernet.cache_clear()
     yield
     get_fernet.cache_clear()
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_enroll_open_list_close(db: psycopg.Connection, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,16 +13,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from include.cli.__main__ import main
 from include.launcher import connection_file
 from include.settings import get_settings
 from include.store.tenants import create_tenant
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.include.cli.helpers import run
 
 
 @pytest.fixture

@@ -6,15 +6,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from include.cli.__main__ import main
 from include.spawner.service import MAX_ATTEMPTS
 from include.store.tenants import create_tenant
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.include.cli.helpers import run
 
 
 def test_list_and_replay_dead_letters(db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch,

@@ -8,16 +8,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from include.cli.__main__ import main
+from tests.include.cli.helpers import run
 
 BUNDLE = ('package ticketpilot.tenant\n\nimport rego.v1\n\n'
           'path_rules := [{"glob": "db/migrations/*", "risk": "R3", "why": "schema changes need the DBA"}]\n')
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_set_and_show(db: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

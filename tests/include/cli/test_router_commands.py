@@ -7,15 +7,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from include.cli.__main__ import main
 from include.store.db import connect
 from model_serving.router.auth import TokenAuthenticator, Unauthenticated
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.include.cli.helpers import run
 
 
 def test_issue_list_and_revoke(db: psycopg.Connection, db_url: str, monkeypatch: pytest.MonkeyPatch,
